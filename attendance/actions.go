@@ -1,0 +1,345 @@
+package attendance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AgentParams register or update an agent.
+type AgentParams struct {
+	ID      string
+	Name    string
+	Profile Profile
+}
+
+// UpsertAgent registers an agent or updates their name and profile. It is a
+// host (administration) call, not authorized per principal. Every queue the
+// profile serves must be configured.
+func (e *Engine) UpsertAgent(ctx context.Context, params AgentParams) (Agent, error) {
+	if strings.TrimSpace(params.ID) == "" {
+		return Agent{}, fmt.Errorf("%w: agent ID is empty", ErrInvalidArgument)
+	}
+	if err := params.Profile.Validate(); err != nil {
+		return Agent{}, err
+	}
+	for _, q := range params.Profile.Queues {
+		if _, ok := e.queues[q]; !ok {
+			return Agent{}, fmt.Errorf("%w: profile serves unknown queue %q", ErrNotFound, q)
+		}
+	}
+	a, err := e.store.UpsertAgent(ctx, UpsertAgentParams{ID: params.ID, Name: params.Name, Profile: params.Profile, At: e.cfg.Now()})
+	if err != nil {
+		return Agent{}, err
+	}
+	e.agentChanged(ctx, a)
+	return a, nil
+}
+
+// agentChanged updates the index with a, routes and publishes.
+func (e *Engine) agentChanged(ctx context.Context, a Agent) {
+	notes := []Notification{{Kind: NotifyAgent, AgentIDs: []string{a.ID}}}
+	e.mu.Lock()
+	err := e.ensureLoaded(ctx)
+	if err == nil {
+		e.setAgent(a)
+		err = e.routeLocked(ctx, &notes)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		e.markResync()
+		e.log.Warn("attendance: routing after an agent change failed", "agent", a.ID, "err", err)
+	}
+	e.publish(ctx, notes...)
+}
+
+// Agent returns an agent. Agents read themselves; supervisors read anyone.
+func (e *Engine) Agent(ctx context.Context, p Principal, id string) (Agent, error) {
+	if err := validPrincipal(p); err != nil {
+		return Agent{}, err
+	}
+	if !(p.Role == RoleSupervisor || p.Role == RoleSystem || p.Role == RoleAgent && p.ID == id) {
+		return Agent{}, fmt.Errorf("%w: %s %s may not read agent %s", ErrForbidden, p.Role, p.ID, id)
+	}
+	return e.store.GetAgent(ctx, id)
+}
+
+// SetPresence changes an agent's own presence. Going away or offline returns
+// the agent's pending offers to their queues (at their original place), to
+// be offered to someone else; active chats stay with the agent.
+func (e *Engine) SetPresence(ctx context.Context, p Principal, presence Presence) (Agent, error) {
+	if err := validPrincipal(p); err != nil {
+		return Agent{}, err
+	}
+	if p.Role != RoleAgent && p.Role != RoleSupervisor {
+		return Agent{}, fmt.Errorf("%w: only agents have presence", ErrForbidden)
+	}
+	if !presence.Valid() {
+		return Agent{}, fmt.Errorf("%w: unknown presence %q", ErrInvalidArgument, presence)
+	}
+	now := e.cfg.Now()
+	a, err := e.store.SetPresence(ctx, SetPresenceParams{AgentID: p.ID, Presence: presence, At: now})
+	if err != nil {
+		return Agent{}, err
+	}
+	if presence != PresenceOnline {
+		offers, err := e.store.ListConversations(ctx, ListConversationsFilter{AgentID: a.ID, States: []State{StateOffered}})
+		if err != nil {
+			return a, fmt.Errorf("attendance: list offers of %s: %w", a.ID, err)
+		}
+		for _, c := range offers {
+			if _, err := e.releaseOffer(ctx, c, EventOfferRevoked, now); err != nil {
+				return a, err
+			}
+		}
+		if a, err = e.store.GetAgent(ctx, a.ID); err != nil {
+			return a, err
+		}
+	}
+	e.agentChanged(ctx, a)
+	return a, nil
+}
+
+// OpenParams open a conversation.
+type OpenParams struct {
+	SubjectID string
+	// Channel is where the beneficiary writes from. Defaults to "app".
+	Channel string
+}
+
+// Open starts a conversation for a beneficiary on a subject; the subject
+// decides the queue and the priority. It is offered at once if an agent has
+// room.
+func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conversation, error) {
+	if err := validPrincipal(p); err != nil {
+		return Conversation{}, err
+	}
+	if p.Role != RoleBeneficiary {
+		return Conversation{}, fmt.Errorf("%w: only beneficiaries open conversations", ErrForbidden)
+	}
+	subj, ok := e.subject[params.SubjectID]
+	if !ok {
+		return Conversation{}, fmt.Errorf("%w: %q", ErrUnknownSubject, params.SubjectID)
+	}
+	if params.Channel == "" {
+		params.Channel = "app"
+	}
+	now := e.cfg.Now()
+	id := e.cfg.NewID()
+	c := Conversation{
+		ID:            id,
+		BeneficiaryID: p.ID,
+		SubjectID:     subj.ID,
+		QueueID:       subj.QueueID,
+		Priority:      subj.Priority,
+		Channel:       params.Channel,
+		Protocol:      protocolNumber(now, id),
+		State:         StateQueued,
+		ArrivedAt:     now,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	opened := e.systemMessage(id, Event{Type: EventOpened, To: StateQueued, QueueID: subj.QueueID}, now)
+	opened.Sender = p
+	c, _, err := e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, Conversation{ID: c.ID}, c)
+	return e.store.GetConversation(ctx, c.ID)
+}
+
+// protocolNumber is the human-facing attendance number: the date and the
+// first characters of the ID.
+func protocolNumber(now time.Time, id string) string {
+	short := strings.ToUpper(strings.ReplaceAll(id, "-", ""))
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	return now.UTC().Format("20060102") + "-" + short
+}
+
+// Accept takes an offer: the conversation goes to Em Atendimento. An offer
+// past its deadline is ErrOfferExpired (and goes back to its queue); an
+// offer to someone else is ErrForbidden.
+func (e *Engine) Accept(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
+	c, err := e.ownedBy(ctx, p, conversationID, StateOffered)
+	if err != nil {
+		return Conversation{}, err
+	}
+	now := e.cfg.Now()
+	after, _, err := e.store.Transition(ctx, TransitionParams{
+		ConversationID: c.ID,
+		From:           []State{StateOffered},
+		ExpectAgentID:  p.ID,
+		OfferValidAt:   now,
+		To:             StateActive,
+		AgentID:        p.ID,
+		At:             now,
+		Message:        e.systemMessage(c.ID, Event{Type: EventAccepted, From: StateOffered, To: StateActive, AgentID: p.ID}, now),
+	})
+	if errors.Is(err, ErrOfferExpired) {
+		if _, rerr := e.releaseOffer(ctx, c, EventOfferExpired, now); rerr != nil {
+			e.log.Warn("attendance: expire offer after late accept", "conversation", c.ID, "err", rerr)
+		}
+	}
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, c, after)
+	return after, nil
+}
+
+// Decline passes on an offer: the conversation goes back to its queue at its
+// original place and is offered to another agent.
+func (e *Engine) Decline(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
+	c, err := e.ownedBy(ctx, p, conversationID, StateOffered)
+	if err != nil {
+		return Conversation{}, err
+	}
+	now := e.cfg.Now()
+	after, _, err := e.store.Transition(ctx, TransitionParams{
+		ConversationID: c.ID,
+		From:           []State{StateOffered},
+		ExpectAgentID:  p.ID,
+		To:             StateQueued,
+		At:             now,
+		Message:        e.systemMessage(c.ID, Event{Type: EventDeclined, From: StateOffered, To: StateQueued, AgentID: p.ID, QueueID: c.QueueID}, now),
+	})
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, c, after)
+	return e.store.GetConversation(ctx, c.ID)
+}
+
+// TransferParams hand an active conversation to a queue or an agent.
+type TransferParams struct {
+	ConversationID string
+	// QueueID: the conversation waits in this queue, keeping its original
+	// arrival time. Exactly one of QueueID and AgentID is set.
+	QueueID string
+	// AgentID: the conversation is offered to this agent, who must be online
+	// with room (ErrAgentUnavailable, ErrAgentAtCapacity otherwise).
+	AgentID string
+	// Note travels with the conversation for the next agent.
+	Note string
+}
+
+// Transfer hands an active conversation to another queue or agent.
+func (e *Engine) Transfer(ctx context.Context, p Principal, params TransferParams) (Conversation, error) {
+	if (params.QueueID == "") == (params.AgentID == "") {
+		return Conversation{}, fmt.Errorf("%w: transfer needs exactly one of queue and agent", ErrInvalidArgument)
+	}
+	if len(params.Note) > e.cfg.MaxNoteBytes {
+		return Conversation{}, fmt.Errorf("%w: transfer note above %d bytes", ErrInvalidArgument, e.cfg.MaxNoteBytes)
+	}
+	c, err := e.ownedBy(ctx, p, params.ConversationID, StateActive)
+	if err != nil {
+		return Conversation{}, err
+	}
+	now := e.cfg.Now()
+	tp := TransitionParams{
+		ConversationID: c.ID,
+		From:           []State{StateActive},
+		ExpectAgentID:  p.ID,
+		TransferNote:   params.Note,
+		At:             now,
+	}
+	ev := Event{Type: EventTransferred, From: StateActive, Note: params.Note}
+	if params.QueueID != "" {
+		if _, ok := e.queues[params.QueueID]; !ok {
+			return Conversation{}, fmt.Errorf("%w: queue %q", ErrNotFound, params.QueueID)
+		}
+		tp.To, tp.QueueID = StateQueued, params.QueueID
+		ev.To, ev.QueueID = StateQueued, params.QueueID
+	} else {
+		if params.AgentID == p.ID {
+			return Conversation{}, fmt.Errorf("%w: cannot transfer to oneself", ErrInvalidArgument)
+		}
+		target, err := e.store.GetAgent(ctx, params.AgentID)
+		if err != nil {
+			return Conversation{}, err
+		}
+		tp.To, tp.AgentID, tp.OfferDeadline = StateOffered, target.ID, now.Add(e.offerTimeout(target))
+		ev.To, ev.AgentID = StateOffered, target.ID
+	}
+	tp.Message = e.systemMessage(c.ID, ev, now)
+	after, _, err := e.store.Transition(ctx, tp)
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, c, after)
+	return e.store.GetConversation(ctx, c.ID)
+}
+
+// FinalizeParams close a conversation.
+type FinalizeParams struct {
+	ConversationID string
+	// Reason is one of Config.FinalizeReasons (ErrUnknownReason otherwise).
+	Reason string
+	// Note is optional.
+	Note string
+}
+
+// Finalize closes an active conversation with a configured reason.
+func (e *Engine) Finalize(ctx context.Context, p Principal, params FinalizeParams) (Conversation, error) {
+	if _, ok := e.reasons[params.Reason]; !ok {
+		return Conversation{}, fmt.Errorf("%w: %q", ErrUnknownReason, params.Reason)
+	}
+	if len(params.Note) > e.cfg.MaxNoteBytes {
+		return Conversation{}, fmt.Errorf("%w: finalize note above %d bytes", ErrInvalidArgument, e.cfg.MaxNoteBytes)
+	}
+	c, err := e.ownedBy(ctx, p, params.ConversationID, StateActive)
+	if err != nil {
+		return Conversation{}, err
+	}
+	now := e.cfg.Now()
+	after, _, err := e.store.Transition(ctx, TransitionParams{
+		ConversationID: c.ID,
+		From:           []State{StateActive},
+		ExpectAgentID:  p.ID,
+		To:             StateFinalized,
+		FinalReason:    params.Reason,
+		FinalNote:      params.Note,
+		At:             now,
+		Message:        e.systemMessage(c.ID, Event{Type: EventFinalized, From: StateActive, To: StateFinalized, AgentID: p.ID, Reason: params.Reason, Note: params.Note}, now),
+	})
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.observeHandleTime(c, now)
+	e.commit(ctx, c, after)
+	return after, nil
+}
+
+// Leave is the beneficiary giving up: a queued or offered conversation
+// becomes abandoned. Leaving an active conversation is ErrInvalidTransition
+// (the agent finalizes it).
+func (e *Engine) Leave(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
+	c, err := e.conversationFor(ctx, p, conversationID, true)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if p.Role != RoleBeneficiary {
+		return Conversation{}, fmt.Errorf("%w: only the beneficiary leaves", ErrForbidden)
+	}
+	if err := checkTransition(c.State, StateAbandoned); err != nil {
+		return Conversation{}, err
+	}
+	now := e.cfg.Now()
+	after, _, err := e.store.Transition(ctx, TransitionParams{
+		ConversationID: c.ID,
+		From:           []State{StateQueued, StateOffered},
+		To:             StateAbandoned,
+		At:             now,
+		Message:        e.systemMessage(c.ID, Event{Type: EventAbandoned, From: c.State, To: StateAbandoned}, now),
+	})
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, c, after)
+	return after, nil
+}

@@ -1,0 +1,86 @@
+package attendance
+
+import (
+	"context"
+	"sync"
+)
+
+// NotificationKind says what changed.
+type NotificationKind string
+
+const (
+	// NotifyConversation: a conversation got a new message or changed state.
+	NotifyConversation NotificationKind = "conversation"
+	// NotifyQueue: a queue's order moved (positions and estimates changed).
+	NotifyQueue NotificationKind = "queue"
+	// NotifyAgent: an agent's presence or profile changed.
+	NotifyAgent NotificationKind = "agent"
+)
+
+// Notification is a doorbell: it says that something changed, and enough to
+// route it to subscribers. Receivers read the store for the content (by
+// sequence number), so a lost notification delays, never loses, a message.
+type Notification struct {
+	Kind           NotificationKind `json:"kind"`
+	ConversationID string           `json:"conversation_id,omitempty"`
+	BeneficiaryID  string           `json:"beneficiary_id,omitempty"`
+	QueueID        string           `json:"queue_id,omitempty"`
+	// State is the conversation's state after the change.
+	State State `json:"state,omitempty"`
+	// Seq is the conversation's newest sequence number after the change.
+	Seq int64 `json:"seq,omitempty"`
+	// AgentIDs are the agents concerned: the previous and the new owner, or
+	// the agent whose presence changed.
+	AgentIDs []string `json:"agent_ids,omitempty"`
+	// Origin is the ID of the engine that made the change.
+	Origin string `json:"origin,omitempty"`
+}
+
+// Bus carries notifications between engines. The default is in-process
+// (NewLocalBus); several nodes share a PostgreSQL LISTEN/NOTIFY or NATS bus.
+//
+// Publish and Subscribe are safe for concurrent use. A handler must not block
+// nor call back into the bus; it may be called from any goroutine.
+type Bus interface {
+	// Publish delivers n to every subscriber, this node's included.
+	Publish(ctx context.Context, n Notification) error
+	// Subscribe registers handler until the returned function is called.
+	Subscribe(handler func(Notification)) (unsubscribe func(), err error)
+}
+
+// LocalBus is an in-process Bus: Publish calls every handler synchronously.
+// Engines in one process may share one to act as several nodes.
+type LocalBus struct {
+	mu       sync.RWMutex
+	next     int
+	handlers map[int]func(Notification)
+}
+
+var _ Bus = (*LocalBus)(nil)
+
+// NewLocalBus returns an empty in-process bus.
+func NewLocalBus() *LocalBus { return &LocalBus{handlers: make(map[int]func(Notification))} }
+
+// Publish calls every handler with n.
+func (b *LocalBus) Publish(_ context.Context, n Notification) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, h := range b.handlers {
+		h(n)
+	}
+	return nil
+}
+
+// Subscribe adds a handler.
+func (b *LocalBus) Subscribe(handler func(Notification)) (func(), error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	b.handlers[id] = handler
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.handlers, id)
+	}, nil
+}

@@ -1,0 +1,314 @@
+package attendance
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// conversationFor reads a conversation and checks that p may read it (or,
+// when write is true, act on it): a beneficiary on their own; an agent on
+// one offered or assigned to them; a supervisor reads all and acts like an
+// agent; the system on all.
+func (e *Engine) conversationFor(ctx context.Context, p Principal, id string, write bool) (Conversation, error) {
+	if err := validPrincipal(p); err != nil {
+		return Conversation{}, err
+	}
+	if strings.TrimSpace(id) == "" {
+		return Conversation{}, fmt.Errorf("%w: conversation ID is empty", ErrInvalidArgument)
+	}
+	c, err := e.store.GetConversation(ctx, id)
+	if err != nil {
+		return Conversation{}, err
+	}
+	switch p.Role {
+	case RoleSystem:
+		return c, nil
+	case RoleBeneficiary:
+		if c.BeneficiaryID == p.ID {
+			return c, nil
+		}
+	case RoleSupervisor:
+		if !write || c.AgentID == p.ID && c.State.HoldsAgent() {
+			return c, nil
+		}
+	case RoleAgent:
+		if c.AgentID == p.ID && c.State.HoldsAgent() {
+			return c, nil
+		}
+	}
+	return Conversation{}, fmt.Errorf("%w: %s %s on conversation %s", ErrForbidden, p.Role, p.ID, id)
+}
+
+// ownedBy is conversationFor for an agent's action that needs the
+// conversation in state want.
+func (e *Engine) ownedBy(ctx context.Context, p Principal, id string, want State) (Conversation, error) {
+	if p.Role != RoleAgent && p.Role != RoleSupervisor {
+		return Conversation{}, fmt.Errorf("%w: only agents act on offers and chats", ErrForbidden)
+	}
+	c, err := e.conversationFor(ctx, p, id, true)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if c.State != want {
+		if c.State.Terminal() {
+			return Conversation{}, &TransitionError{From: c.State, To: want}
+		}
+		return Conversation{}, fmt.Errorf("%w: conversation %s is %s, not %s", ErrConflict, id, c.State, want)
+	}
+	return c, nil
+}
+
+// AuthorizeView returns the conversation if p may read it: its beneficiary,
+// the agent it is offered or assigned to, a supervisor. Otherwise
+// ErrForbidden. Widgets and data providers check every fetch with it.
+func (e *Engine) AuthorizeView(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
+	return e.conversationFor(ctx, p, conversationID, false)
+}
+
+// Conversation returns one conversation p may read.
+func (e *Engine) Conversation(ctx context.Context, p Principal, id string) (Conversation, error) {
+	return e.conversationFor(ctx, p, id, false)
+}
+
+// ConversationsFilter selects conversations for Conversations.
+type ConversationsFilter struct {
+	// States narrows the result; empty means all.
+	States []State
+	// BeneficiaryID: a supervisor may read anyone's; others are held to
+	// their own.
+	BeneficiaryID string
+	// Limit caps the result; 0 means no cap.
+	Limit int
+}
+
+// Conversations lists what p may see: a beneficiary's own conversations, an
+// agent's offered and active ones (their Mini Fila and Em Atendimento), or,
+// for a supervisor, any.
+func (e *Engine) Conversations(ctx context.Context, p Principal, f ConversationsFilter) ([]Conversation, error) {
+	if err := validPrincipal(p); err != nil {
+		return nil, err
+	}
+	lf := ListConversationsFilter{States: f.States, Limit: f.Limit}
+	switch p.Role {
+	case RoleBeneficiary:
+		lf.BeneficiaryID = p.ID
+	case RoleAgent:
+		lf.AgentID = p.ID
+		if len(lf.States) == 0 {
+			lf.States = []State{StateOffered, StateActive}
+		}
+	case RoleSupervisor, RoleSystem:
+		lf.BeneficiaryID = f.BeneficiaryID
+	}
+	for _, s := range lf.States {
+		if !s.Valid() {
+			return nil, fmt.Errorf("%w: unknown state %q", ErrInvalidArgument, s)
+		}
+	}
+	return e.store.ListConversations(ctx, lf)
+}
+
+// SendParams send a message.
+type SendParams struct {
+	ConversationID string
+	// Body is the text; required unless Attachment is set. At most
+	// Config.MaxMessageBytes bytes of valid UTF-8.
+	Body string
+	// Attachment is a file already stored in a blob store (see transport).
+	Attachment *Attachment
+	// IdempotencyKey makes a retried send return the first result instead of
+	// a duplicate. Recommended; at most 128 bytes.
+	IdempotencyKey string
+}
+
+// Send appends a message from p: the beneficiary while the conversation is
+// open, the agent while it is active with them. It returns the stored
+// message, the first one when IdempotencyKey repeats.
+func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Message, error) {
+	if err := e.checkBody(params); err != nil {
+		return Message{}, err
+	}
+	c, err := e.conversationFor(ctx, p, params.ConversationID, true)
+	if err != nil {
+		return Message{}, err
+	}
+	states := []State{StateActive}
+	if p.Role == RoleBeneficiary {
+		states = []State{StateQueued, StateOffered, StateActive}
+	}
+	if c.State.Terminal() {
+		return Message{}, &TransitionError{From: c.State, To: c.State}
+	}
+	kind := KindText
+	if params.Attachment != nil {
+		kind = KindAttachment
+	}
+	m, created, err := e.store.AppendMessage(ctx, AppendMessageParams{
+		Message: Message{
+			ID:             e.cfg.NewID(),
+			ConversationID: c.ID,
+			Kind:           kind,
+			Sender:         p,
+			Body:           params.Body,
+			Attachment:     params.Attachment,
+			IdempotencyKey: params.IdempotencyKey,
+			CreatedAt:      e.cfg.Now(),
+		},
+		States: states,
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	if created {
+		e.publish(ctx, Notification{
+			Kind:           NotifyConversation,
+			ConversationID: c.ID,
+			BeneficiaryID:  c.BeneficiaryID,
+			QueueID:        c.QueueID,
+			State:          c.State,
+			Seq:            m.Seq,
+			AgentIDs:       nonEmpty(c.AgentID),
+		})
+	}
+	return m, nil
+}
+
+func nonEmpty(ids ...string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (e *Engine) checkBody(params SendParams) error {
+	if params.Attachment == nil && strings.TrimSpace(params.Body) == "" {
+		return ErrEmptyMessage
+	}
+	if len(params.Body) > e.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(params.Body), e.cfg.MaxMessageBytes)
+	}
+	if !utf8.ValidString(params.Body) {
+		return fmt.Errorf("%w: message body is not valid UTF-8", ErrInvalidArgument)
+	}
+	if len(params.IdempotencyKey) > 128 {
+		return fmt.Errorf("%w: idempotency key above 128 bytes", ErrInvalidArgument)
+	}
+	if a := params.Attachment; a != nil && (a.BlobID == "" || a.Size < 0) {
+		return fmt.Errorf("%w: attachment without blob ID", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Messages returns the messages of a conversation p may read with Seq above
+// afterSeq, in order, at most limit (0: all). A client that reconnects passes
+// the last Seq it saw and receives everything after it.
+func (e *Engine) Messages(ctx context.Context, p Principal, conversationID string, afterSeq int64, limit int) ([]Message, error) {
+	if afterSeq < 0 || limit < 0 {
+		return nil, fmt.Errorf("%w: negative sequence or limit", ErrInvalidArgument)
+	}
+	c, err := e.conversationFor(ctx, p, conversationID, false)
+	if err != nil {
+		return nil, err
+	}
+	if afterSeq > c.LastSeq {
+		return nil, fmt.Errorf("%w: sequence %d is beyond the conversation's last (%d)", ErrInvalidArgument, afterSeq, c.LastSeq)
+	}
+	return e.store.ListMessages(ctx, ListMessagesFilter{ConversationID: c.ID, AfterSeq: afterSeq, Limit: limit})
+}
+
+// MarkRead records that p has read a conversation up to seq (read receipts).
+func (e *Engine) MarkRead(ctx context.Context, p Principal, conversationID string, seq int64) (ReadMark, error) {
+	c, err := e.conversationFor(ctx, p, conversationID, false)
+	if err != nil {
+		return ReadMark{}, err
+	}
+	m, err := e.store.MarkRead(ctx, MarkReadParams{ConversationID: c.ID, Participant: p, Seq: seq, At: e.cfg.Now()})
+	if err != nil {
+		return ReadMark{}, err
+	}
+	e.publish(ctx, Notification{Kind: NotifyConversation, ConversationID: c.ID, BeneficiaryID: c.BeneficiaryID, QueueID: c.QueueID, State: c.State, Seq: c.LastSeq, AgentIDs: nonEmpty(c.AgentID)})
+	return m, nil
+}
+
+// ReadMarks returns the read marks of a conversation p may read.
+func (e *Engine) ReadMarks(ctx context.Context, p Principal, conversationID string) ([]ReadMark, error) {
+	c, err := e.conversationFor(ctx, p, conversationID, false)
+	if err != nil {
+		return nil, err
+	}
+	return e.store.ReadMarks(ctx, c.ID)
+}
+
+// QueueStatus is a waiting conversation's place in line.
+type QueueStatus struct {
+	QueueID string `json:"queue_id"`
+	// Position is 1 for the next to be served; 0 when not waiting.
+	Position int `json:"position"`
+	// Waiting is how many conversations wait in the queue.
+	Waiting int `json:"waiting"`
+	// EstimatedWait is a rough guess: the conversations ahead, divided by
+	// the online agents' places in the queue, times the queue's average
+	// service time.
+	EstimatedWait time.Duration `json:"estimated_wait"`
+}
+
+// QueueStatus returns the position and estimated wait of a conversation p
+// may read. A conversation that no longer waits has Position 0.
+func (e *Engine) QueueStatus(ctx context.Context, p Principal, conversationID string) (QueueStatus, error) {
+	c, err := e.conversationFor(ctx, p, conversationID, false)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.ensureLoaded(ctx); err != nil {
+		return QueueStatus{}, err
+	}
+	st := QueueStatus{QueueID: c.QueueID, Waiting: e.router.Waiting(c.QueueID)}
+	if c.State != StateQueued {
+		return st, nil
+	}
+	qid, rank, ok := e.router.Position(c.ID)
+	if !ok || qid != c.QueueID {
+		return st, nil
+	}
+	st.Position = rank
+	slots := 0
+	for _, a := range e.agents {
+		if a.Presence == PresenceOnline && a.Profile.Serves(qid) {
+			slots += a.Profile.Max
+		}
+	}
+	handle := e.handle[qid]
+	if handle == 0 {
+		handle = e.cfg.DefaultHandleTime
+	}
+	rounds := rank
+	if slots > 0 {
+		rounds = (rank + slots - 1) / slots
+	}
+	st.EstimatedWait = time.Duration(rounds) * handle
+	return st, nil
+}
+
+// observeHandleTime folds a finished service into the queue's average
+// (an exponentially weighted moving average, weight 1/8).
+func (e *Engine) observeHandleTime(c Conversation, end time.Time) {
+	d := end.Sub(c.UpdatedAt)
+	if d <= 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.handle[c.QueueID]
+	if old == 0 {
+		old = e.cfg.DefaultHandleTime
+	}
+	e.handle[c.QueueID] = old + (d-old)/8
+}

@@ -1,0 +1,472 @@
+package attendance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosiachat/mosiachat/queue"
+)
+
+// Config configures an Engine. A nil *Config is not enough: Queues,
+// Subjects and FinalizeReasons must name at least one each.
+type Config struct {
+	// Queues where conversations wait. Required.
+	Queues []Queue
+	// Subjects a beneficiary may pick; each names one of Queues. Required.
+	Subjects []Subject
+	// FinalizeReasons an agent may close a conversation with. Required.
+	FinalizeReasons []FinalizeReason
+	// MaxMessageBytes caps a message body. Defaults to 4096.
+	MaxMessageBytes int
+	// MaxNoteBytes caps transfer and finalize notes. Defaults to 1024.
+	MaxNoteBytes int
+	// DefaultOfferTimeout applies to profiles without an OfferTimeout.
+	// Defaults to 30s.
+	DefaultOfferTimeout time.Duration
+	// DefaultHandleTime seeds the per-queue average service time used for the
+	// estimated wait. Defaults to 5m.
+	DefaultHandleTime time.Duration
+	// SweepInterval is how often a started engine expires offers and applies
+	// other engines' changes. Defaults to 1s.
+	SweepInterval time.Duration
+	// ResyncInterval is how often a started engine reloads its routing index
+	// from the store, catching changes whose notification it missed.
+	// Defaults to 30s.
+	ResyncInterval time.Duration
+	// Bus carries notifications between engines. Defaults to a new LocalBus
+	// (this engine alone).
+	Bus Bus
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// NewID makes conversation and message IDs. Defaults to random UUIDs.
+	NewID func() string
+	// Logger receives operational logs, never message bodies nor documents.
+	// Defaults to discarding.
+	Logger *slog.Logger
+}
+
+// Engine runs attendance: every state change goes through it. Create it with
+// New; its methods are safe for concurrent use.
+type Engine struct {
+	store   Store
+	cfg     Config
+	id      string
+	queues  map[string]Queue
+	subject map[string]Subject
+	reasons map[string]FinalizeReason
+	log     *slog.Logger
+
+	// mu guards the routing index below; it is never held while publishing.
+	mu       sync.Mutex
+	loaded   bool
+	router   *queue.Router
+	agents   map[string]Agent
+	declined map[string]map[string]bool // conversation -> agents who passed
+	handle   map[string]time.Duration   // queue -> average service time
+
+	dirtyMu    sync.Mutex
+	dirtyConvs map[string]bool
+	dirtyAgent map[string]bool
+	resync     bool
+
+	subsMu sync.Mutex
+	subs   map[*Subscription]bool
+
+	unsubscribe func()
+	runMu       sync.Mutex
+	stop        context.CancelFunc
+	done        chan struct{}
+}
+
+// New returns an engine over store. It validates cfg, applies defaults and
+// subscribes to the bus; it starts no goroutine (see Start).
+func New(store Store, cfg *Config) (*Engine, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidArgument)
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: nil config: queues, subjects and finalize reasons are required", ErrInvalidArgument)
+	}
+	c := *cfg
+	setDefault(&c.MaxMessageBytes, 4096)
+	setDefault(&c.MaxNoteBytes, 1024)
+	setDefault(&c.DefaultOfferTimeout, 30*time.Second)
+	setDefault(&c.DefaultHandleTime, 5*time.Minute)
+	setDefault(&c.SweepInterval, time.Second)
+	setDefault(&c.ResyncInterval, 30*time.Second)
+	if c.Bus == nil {
+		c.Bus = NewLocalBus()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = func() string { return uuid.NewString() }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := &Engine{
+		store:      store,
+		cfg:        c,
+		id:         c.NewID(),
+		queues:     make(map[string]Queue),
+		subject:    make(map[string]Subject),
+		reasons:    make(map[string]FinalizeReason),
+		log:        c.Logger,
+		router:     queue.NewRouter(),
+		agents:     make(map[string]Agent),
+		declined:   make(map[string]map[string]bool),
+		handle:     make(map[string]time.Duration),
+		dirtyConvs: make(map[string]bool),
+		dirtyAgent: make(map[string]bool),
+		subs:       make(map[*Subscription]bool),
+	}
+	if err := e.loadCatalog(); err != nil {
+		return nil, err
+	}
+	unsub, err := c.Bus.Subscribe(e.onNotification)
+	if err != nil {
+		return nil, fmt.Errorf("attendance: subscribe to bus: %w", err)
+	}
+	e.unsubscribe = unsub
+	return e, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (e *Engine) loadCatalog() error {
+	c := e.cfg
+	if len(c.Queues) == 0 || len(c.Subjects) == 0 || len(c.FinalizeReasons) == 0 {
+		return fmt.Errorf("%w: config needs at least one queue, subject and finalize reason", ErrInvalidArgument)
+	}
+	if c.MaxMessageBytes < 0 || c.MaxNoteBytes < 0 || c.DefaultOfferTimeout < 0 || c.SweepInterval < 0 || c.ResyncInterval < 0 {
+		return fmt.Errorf("%w: config limits and intervals must not be negative", ErrInvalidArgument)
+	}
+	for _, q := range c.Queues {
+		if q.ID == "" || e.queues[q.ID].ID != "" {
+			return fmt.Errorf("%w: queue ID %q is empty or repeated", ErrInvalidArgument, q.ID)
+		}
+		e.queues[q.ID] = q
+	}
+	for _, s := range c.Subjects {
+		if s.ID == "" || e.subject[s.ID].ID != "" {
+			return fmt.Errorf("%w: subject ID %q is empty or repeated", ErrInvalidArgument, s.ID)
+		}
+		if _, ok := e.queues[s.QueueID]; !ok {
+			return fmt.Errorf("%w: subject %q names unknown queue %q", ErrInvalidArgument, s.ID, s.QueueID)
+		}
+		e.subject[s.ID] = s
+	}
+	for _, r := range c.FinalizeReasons {
+		if r.ID == "" || e.reasons[r.ID].ID != "" {
+			return fmt.Errorf("%w: finalize reason ID %q is empty or repeated", ErrInvalidArgument, r.ID)
+		}
+		e.reasons[r.ID] = r
+	}
+	return nil
+}
+
+// Queues returns the configured queues.
+func (e *Engine) Queues() []Queue { return append([]Queue(nil), e.cfg.Queues...) }
+
+// Subjects returns the configured subjects.
+func (e *Engine) Subjects() []Subject { return append([]Subject(nil), e.cfg.Subjects...) }
+
+// FinalizeReasons returns the configured finalize reasons.
+func (e *Engine) FinalizeReasons() []FinalizeReason {
+	return append([]FinalizeReason(nil), e.cfg.FinalizeReasons...)
+}
+
+// Store returns the store the engine runs on.
+func (e *Engine) Store() Store { return e.store }
+
+// Start loads the routing index, expires overdue offers, routes what waits,
+// and runs the periodic sweep until Stop. Calling Start twice is an error.
+func (e *Engine) Start(ctx context.Context) error {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.stop != nil {
+		return fmt.Errorf("%w: engine already started", ErrInvalidArgument)
+	}
+	if err := e.tick(ctx, true); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	e.done = make(chan struct{})
+	go e.run(runCtx, e.done)
+	return nil
+}
+
+// Stop ends the sweep started by Start and waits for it, or for ctx. It
+// closes every subscription. The engine's methods keep working on the store.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.runMu.Lock()
+	cancel, done := e.stop, e.done
+	e.stop, e.done = nil, nil
+	e.runMu.Unlock()
+	e.subsMu.Lock()
+	for s := range e.subs {
+		defer s.Close()
+	}
+	e.subsMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	sweep := time.NewTicker(e.cfg.SweepInterval)
+	defer sweep.Stop()
+	resync := time.NewTicker(e.cfg.ResyncInterval)
+	defer resync.Stop()
+	for {
+		full := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep.C:
+		case <-resync.C:
+			full = true
+		}
+		if err := e.tick(ctx, full); err != nil && ctx.Err() == nil {
+			e.log.Warn("attendance: sweep failed", "err", err)
+		}
+	}
+}
+
+// tick expires offers, applies pending remote changes (or reloads the index
+// when full) and routes.
+func (e *Engine) tick(ctx context.Context, full bool) error {
+	if full {
+		e.dirtyMu.Lock()
+		e.resync = true
+		e.dirtyMu.Unlock()
+	}
+	_, err := e.ExpireOffers(ctx)
+	return err
+}
+
+// ensureLoaded builds the routing index from the store on first use or when
+// a resync was asked for. Called with e.mu held.
+func (e *Engine) ensureLoaded(ctx context.Context) error {
+	e.dirtyMu.Lock()
+	full := e.resync || !e.loaded
+	e.resync = false
+	convs, agents := e.dirtyConvs, e.dirtyAgent
+	e.dirtyConvs, e.dirtyAgent = make(map[string]bool), make(map[string]bool)
+	e.dirtyMu.Unlock()
+	if full {
+		if err := e.reload(ctx); err != nil {
+			e.dirtyMu.Lock()
+			e.resync = true
+			e.dirtyMu.Unlock()
+			return err
+		}
+		e.loaded = true
+		return nil
+	}
+	for id := range agents {
+		if err := e.refreshAgent(ctx, id); err != nil {
+			return err
+		}
+	}
+	for id := range convs {
+		if err := e.refreshConversation(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) reload(ctx context.Context) error {
+	agents, err := e.store.ListAgents(ctx, ListAgentsFilter{})
+	if err != nil {
+		return fmt.Errorf("attendance: load agents: %w", err)
+	}
+	waiting, err := e.store.ListConversations(ctx, ListConversationsFilter{States: []State{StateQueued}})
+	if err != nil {
+		return fmt.Errorf("attendance: load queues: %w", err)
+	}
+	e.router = queue.NewRouter()
+	e.agents = make(map[string]Agent, len(agents))
+	for _, a := range agents {
+		e.setAgent(a)
+	}
+	for _, c := range waiting {
+		e.enqueue(c)
+	}
+	return nil
+}
+
+// setAgent records an agent in the index. Called with e.mu held.
+func (e *Engine) setAgent(a Agent) {
+	e.agents[a.ID] = a
+	e.router.SetAgent(queue.AgentState{
+		ID:           a.ID,
+		Online:       a.Presence == PresenceOnline,
+		Load:         a.Load,
+		Min:          a.Profile.Min,
+		Max:          a.Profile.Max,
+		LastAssigned: a.LastAssignedAt.UnixNano(),
+		Queues:       a.Profile.Queues,
+	})
+}
+
+// enqueue puts a queued conversation in the index. Called with e.mu held.
+func (e *Engine) enqueue(c Conversation) {
+	e.router.Enqueue(c.QueueID, queue.Item{ID: c.ID, Priority: c.Priority, Arrival: c.ArrivedAt.UnixNano()})
+}
+
+func (e *Engine) refreshAgent(ctx context.Context, id string) error {
+	a, err := e.store.GetAgent(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		delete(e.agents, id)
+		e.router.RemoveAgent(id)
+		return nil
+	case err != nil:
+		return err
+	}
+	e.setAgent(a)
+	return nil
+}
+
+func (e *Engine) refreshConversation(ctx context.Context, id string) error {
+	c, err := e.store.GetConversation(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.router.Dequeue(id)
+		return nil
+	case err != nil:
+		return err
+	}
+	if c.State == StateQueued {
+		e.enqueue(c)
+	} else {
+		e.router.Dequeue(id)
+	}
+	return nil
+}
+
+// onNotification is the bus handler. It never blocks: remote changes are
+// marked dirty and applied by the next operation or sweep.
+func (e *Engine) onNotification(n Notification) {
+	if n.Origin != e.id {
+		e.dirtyMu.Lock()
+		if n.ConversationID != "" {
+			e.dirtyConvs[n.ConversationID] = true
+		}
+		for _, a := range n.AgentIDs {
+			e.dirtyAgent[a] = true
+		}
+		e.dirtyMu.Unlock()
+	}
+	e.subsMu.Lock()
+	defer e.subsMu.Unlock()
+	for s := range e.subs {
+		s.deliver(n)
+	}
+}
+
+// publish sends notifications after a change; never called with e.mu held.
+func (e *Engine) publish(ctx context.Context, ns ...Notification) {
+	for _, n := range ns {
+		n.Origin = e.id
+		if err := e.cfg.Bus.Publish(ctx, n); err != nil {
+			e.log.Warn("attendance: publish failed", "err", err, "conversation", n.ConversationID)
+		}
+	}
+}
+
+// changed returns the notifications for a conversation change: the
+// conversation itself and, when it entered or left a queue, that queue.
+func changed(before, after Conversation) []Notification {
+	agents := concerned(before, after)
+	ns := []Notification{{
+		Kind:           NotifyConversation,
+		ConversationID: after.ID,
+		BeneficiaryID:  after.BeneficiaryID,
+		QueueID:        after.QueueID,
+		State:          after.State,
+		Seq:            after.LastSeq,
+		AgentIDs:       agents,
+	}}
+	if before.State == StateQueued && (after.State != StateQueued || after.QueueID != before.QueueID) {
+		ns = append(ns, Notification{Kind: NotifyQueue, QueueID: before.QueueID})
+	}
+	if after.State == StateQueued && (before.State != StateQueued || after.QueueID != before.QueueID) {
+		ns = append(ns, Notification{Kind: NotifyQueue, QueueID: after.QueueID})
+	}
+	return ns
+}
+
+// Subscribe follows the notifications that concern p. Close the
+// subscription when done.
+func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribeParams) (*Subscription, error) {
+	if err := validPrincipal(p); err != nil {
+		return nil, err
+	}
+	var waitingIn []string
+	switch {
+	case params.ConversationID != "":
+		c, err := e.conversationFor(ctx, p, params.ConversationID, false)
+		if err != nil {
+			return nil, err
+		}
+		if c.State == StateQueued {
+			waitingIn = append(waitingIn, c.QueueID)
+		}
+	case p.Role == RoleBeneficiary:
+		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued}})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			waitingIn = append(waitingIn, c.QueueID)
+		}
+	}
+	s := newSubscription(p, params, waitingIn)
+	s.release = func() {
+		e.subsMu.Lock()
+		delete(e.subs, s)
+		e.subsMu.Unlock()
+	}
+	e.subsMu.Lock()
+	e.subs[s] = true
+	e.subsMu.Unlock()
+	return s, nil
+}
+
+func validPrincipal(p Principal) error {
+	if strings.TrimSpace(p.ID) == "" {
+		return fmt.Errorf("%w: principal without ID", ErrForbidden)
+	}
+	switch p.Role {
+	case RoleAgent, RoleSupervisor, RoleBeneficiary, RoleSystem:
+		return nil
+	}
+	return fmt.Errorf("%w: unknown role %q", ErrForbidden, p.Role)
+}

@@ -1,0 +1,154 @@
+package attendance
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// SubscribeParams narrow a subscription.
+type SubscribeParams struct {
+	// ConversationID follows one conversation. Empty follows everything the
+	// principal may see: an agent's own conversations and presence, a
+	// beneficiary's own conversations and the queues they wait in, everything
+	// for a supervisor.
+	ConversationID string
+}
+
+// Subscription receives the notifications that concern one principal.
+// Pending notifications are coalesced per conversation, queue and agent
+// (keeping the newest), so memory stays bounded and a slow reader never
+// blocks the engine; it reads the store for the content anyway. Safe for
+// concurrent use.
+type Subscription struct {
+	principal Principal
+	convID    string
+	release   func()
+
+	mu      sync.Mutex
+	pending map[pendingKey]Notification
+	order   []pendingKey
+	queues  map[string]bool // queues a beneficiary waits in
+	ready   chan struct{}
+	closed  bool
+}
+
+type pendingKey struct {
+	kind NotificationKind
+	id   string
+}
+
+func newSubscription(p Principal, params SubscribeParams, waitingIn []string) *Subscription {
+	s := &Subscription{
+		principal: p,
+		convID:    params.ConversationID,
+		pending:   make(map[pendingKey]Notification),
+		queues:    make(map[string]bool),
+		ready:     make(chan struct{}, 1),
+	}
+	for _, q := range waitingIn {
+		s.queues[q] = true
+	}
+	return s
+}
+
+// matches reports whether n concerns the subscriber, updating the set of
+// queues a beneficiary waits in. Called with s.mu held.
+func (s *Subscription) matches(n Notification) bool {
+	if s.convID != "" {
+		return n.ConversationID == s.convID && n.Kind == NotifyConversation ||
+			n.Kind == NotifyQueue && s.queues[n.QueueID]
+	}
+	switch s.principal.Role {
+	case RoleSupervisor, RoleSystem:
+		return true
+	case RoleAgent:
+		return slices.Contains(n.AgentIDs, s.principal.ID)
+	case RoleBeneficiary:
+		if n.Kind == NotifyQueue {
+			return s.queues[n.QueueID]
+		}
+		return n.Kind == NotifyConversation && n.BeneficiaryID == s.principal.ID
+	}
+	return false
+}
+
+func (s *Subscription) deliver(n Notification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if n.Kind == NotifyConversation && n.BeneficiaryID == s.principal.ID && n.QueueID != "" {
+		// Track the queues the beneficiary waits in for position updates.
+		s.queues[n.QueueID] = n.State == StateQueued
+	}
+	if !s.matches(n) {
+		return
+	}
+	key := pendingKey{n.Kind, n.ConversationID}
+	switch n.Kind {
+	case NotifyQueue:
+		key.id = n.QueueID
+	case NotifyAgent:
+		key.id = strings.Join(n.AgentIDs, ",")
+	}
+	if old, ok := s.pending[key]; ok {
+		if n.Seq < old.Seq {
+			n = old
+		}
+	} else {
+		s.order = append(s.order, key)
+	}
+	s.pending[key] = n
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Next waits for notifications and returns all pending ones, oldest first,
+// each conversation once with its newest sequence number. It returns
+// ErrClosed after Close, or ctx's error.
+func (s *Subscription) Next(ctx context.Context) ([]Notification, error) {
+	for {
+		s.mu.Lock()
+		if len(s.order) > 0 {
+			out := make([]Notification, 0, len(s.order))
+			for _, k := range s.order {
+				out = append(out, s.pending[k])
+			}
+			clear(s.pending)
+			s.order = s.order[:0]
+			s.mu.Unlock()
+			return out, nil
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.ready:
+		}
+	}
+}
+
+// Close ends the subscription; a blocked Next returns ErrClosed.
+func (s *Subscription) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.release()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
