@@ -1,5 +1,7 @@
 package queue
 
+import "slices"
+
 // AgentState is what the router knows of an agent.
 type AgentState struct {
 	ID           string
@@ -61,18 +63,26 @@ func (r *Router) queue(id string) *queueState {
 // SetAgent adds or replaces an agent.
 func (r *Router) SetAgent(a AgentState) {
 	old, had := r.agents[a.ID]
-	if had {
-		for _, qid := range old.Queues {
+	if had && slices.Equal(old.Queues, a.Queues) {
+		a.Queues = old.Queues // keep the router's own copy
+	} else {
+		if had {
+			for _, qid := range old.Queues {
+				r.queue(qid).pool.Remove(a.ID)
+			}
+		}
+		a.Queues = slices.Clone(a.Queues)
+	}
+	r.agents[a.ID] = a
+	if !a.eligible() {
+		for _, qid := range a.Queues {
 			r.queue(qid).pool.Remove(a.ID)
 		}
+		return
 	}
-	a.Queues = append([]string(nil), a.Queues...)
-	r.agents[a.ID] = a
-	if a.eligible() {
-		c := a.candidate()
-		for _, qid := range a.Queues {
-			r.queue(qid).pool.Set(c)
-		}
+	c := a.candidate()
+	for _, qid := range a.Queues {
+		r.queue(qid).pool.Set(c)
 	}
 }
 
