@@ -1,0 +1,115 @@
+package widgets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, matched with errors.Is. Arguments and configuration that
+// are malformed match attendance.ErrInvalidArgument, and a principal who may
+// not see a conversation gets an error matching attendance.ErrForbidden.
+var (
+	// ErrDuplicateWidget: Register was given an ID that is already
+	// registered. The registry is unchanged.
+	ErrDuplicateWidget = errors.New("widgets: duplicate widget id")
+	// ErrUnknownWidget: a widget ID that is not registered.
+	ErrUnknownWidget = errors.New("widgets: unknown widget")
+	// ErrWidgetNotAllowed: the agent's profile does not list that widget.
+	ErrWidgetNotAllowed = errors.New("widgets: widget not allowed for this profile")
+	// ErrMalformedResult: a provider returned a result that fails
+	// Result.Validate; the error is a *ResultError.
+	ErrMalformedResult = errors.New("widgets: malformed result")
+	// ErrTimeout: a provider did not answer within its timeout.
+	ErrTimeout = errors.New("widgets: provider timed out")
+	// ErrPanic: a provider panicked; the error is a *PanicError.
+	ErrPanic = errors.New("widgets: provider panicked")
+)
+
+// ResultError is a malformed result: which widget, where in the result and
+// why. errors.Is(err, ErrMalformedResult) holds for it.
+type ResultError struct {
+	// WidgetID is empty when the error comes from Result.Validate directly.
+	WidgetID string
+	// Path locates the problem, e.g. "tables[0].rows[3][2]".
+	Path string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *ResultError) Error() string {
+	if e.WidgetID == "" {
+		return fmt.Sprintf("widgets: malformed result: %s: %s", e.Path, e.Reason)
+	}
+	return fmt.Sprintf("widgets: malformed result from widget %q: %s: %s", e.WidgetID, e.Path, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrMalformedResult) true.
+func (e *ResultError) Is(target error) bool { return target == ErrMalformedResult }
+
+// PanicError is a provider's panic, recovered. errors.Is(err, ErrPanic)
+// holds for it. Its message does not include the panic value, which may
+// carry beneficiary data; the value and the stack are fields for the host to
+// inspect.
+type PanicError struct {
+	WidgetID string
+	// Value is what the provider passed to panic.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("widgets: provider of widget %q panicked", e.WidgetID)
+}
+
+// Is makes errors.Is(err, ErrPanic) true.
+func (e *PanicError) Is(target error) bool { return target == ErrPanic }
+
+// Error codes for the panel, returned by [ErrorCode].
+const (
+	// CodeTimeout: the provider did not answer in time.
+	CodeTimeout = "timeout"
+	// CodePanic: the provider panicked.
+	CodePanic = "panic"
+	// CodeMalformed: the provider's result failed validation.
+	CodeMalformed = "malformed_result"
+	// CodeCanceled: the caller gave up (its context ended) before the answer.
+	CodeCanceled = "canceled"
+	// CodeProvider: the provider returned an error.
+	CodeProvider = "provider_error"
+)
+
+// ErrorCode classifies the error of a [WidgetResult] for the panel: one of
+// the Code constants, or "" for a nil error.
+func ErrorCode(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrTimeout):
+		return CodeTimeout
+	case errors.Is(err, ErrPanic):
+		return CodePanic
+	case errors.Is(err, ErrMalformedResult):
+		return CodeMalformed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return CodeCanceled
+	}
+	return CodeProvider
+}
+
+// errorMessage is the text the panel shows for a code. It never includes
+// the provider's own error text, which may carry beneficiary data.
+func errorMessage(code string) string {
+	switch code {
+	case CodeTimeout:
+		return "O widget não respondeu a tempo."
+	case CodePanic, CodeProvider:
+		return "O widget está indisponível no momento."
+	case CodeMalformed:
+		return "O widget retornou dados inválidos."
+	case CodeCanceled:
+		return "A consulta foi cancelada."
+	}
+	return ""
+}
