@@ -122,63 +122,71 @@ func (s suite) concurrency(t *testing.T) {
 	})
 
 	s.run(t, "OneWinnerPerOffer", func(t *testing.T, f *fixture) {
-		// 32 goroutines race to resolve one offer: accept in time, accept
-		// too late, expire, decline. Exactly one wins.
-		const n = 32
-		a := f.onlineAgent(1)
-		c := f.conversation()
-		f.offer(c.ID, a.ID)
-
-		params := make([]attendance.TransitionParams, n)
-		for i := range params {
-			switch i % 4 {
-			case 0:
-				params[i] = acceptParams(c.ID, a.ID)
-			case 1:
-				late := acceptParams(c.ID, a.ID)
-				late.OfferValidAt = at(3600)
-				params[i] = late
-			case 2:
-				params[i] = expireParams(c.ID, a.ID)
-			case 3:
-				params[i] = declineParams(c.ID, a.ID)
+		// For each of 8 offers, 32 goroutines race to resolve it: accept in
+		// time, accept too late, expire, decline. All 256 run at once;
+		// exactly one per offer wins.
+		const offers, n = 8, 32
+		agents := make([]string, offers)
+		convs := make([]string, offers)
+		params := make([]attendance.TransitionParams, offers*n)
+		for o := range offers {
+			agents[o] = f.onlineAgent(1).ID
+			convs[o] = f.conversation().ID
+			f.offer(convs[o], agents[o])
+			for i := range n {
+				var p attendance.TransitionParams
+				switch i % 4 {
+				case 0:
+					p = acceptParams(convs[o], agents[o])
+				case 1:
+					p = acceptParams(convs[o], agents[o])
+					p.OfferValidAt = at(3600)
+				case 2:
+					p = expireParams(convs[o], agents[o])
+				case 3:
+					p = declineParams(convs[o], agents[o])
+				}
+				params[o*n+i] = p
 			}
 		}
-		results := make([]attendance.Conversation, n)
-		errs := race(n, func(i int) error {
+		results := make([]attendance.Conversation, offers*n)
+		errs := race(offers*n, func(i int) error {
 			var err error
 			results[i], _, err = f.s.Transition(f.ctx, params[i])
 			return err
 		})
 
-		winner := -1
-		for i, err := range errs {
-			if err == nil {
-				require.Equal(t, -1, winner, "goroutines %d and %d both won", winner, i)
-				winner = i
-				continue
+		for o := range offers {
+			winner := -1
+			for i := range n {
+				err := errs[o*n+i]
+				if err == nil {
+					require.Equal(t, -1, winner, "offer %d: goroutines %d and %d both won", o, winner, i)
+					winner = i
+					continue
+				}
+				if !errors.Is(err, attendance.ErrConflict) && !errors.Is(err, attendance.ErrOfferExpired) {
+					require.Failf(t, "unexpected error", "offer %d, goroutine %d: %v", o, i, err)
+				}
+				if i%4 != 1 {
+					require.NotErrorIs(t, err, attendance.ErrOfferExpired, "offer %d: goroutine %d was in time", o, i)
+				}
 			}
-			if !errors.Is(err, attendance.ErrConflict) && !errors.Is(err, attendance.ErrOfferExpired) {
-				require.Failf(t, "unexpected error", "goroutine %d: %v", i, err)
-			}
-			if i%4 != 1 {
-				require.NotErrorIs(t, err, attendance.ErrOfferExpired, "goroutine %d was in time", i)
-			}
-		}
-		require.NotEqual(t, -1, winner, "nobody won")
-		require.NotEqual(t, 1, winner%4, "a late accept won")
+			require.NotEqual(t, -1, winner, "offer %d: nobody won", o)
+			require.NotEqual(t, 1, winner%4, "offer %d: a late accept won", o)
 
-		got := f.get(c.ID)
-		requireConversation(t, results[winner], got)
-		require.Equal(t, int64(2), got.Version, "exactly one transition after the offer")
-		require.Equal(t, int64(3), got.LastSeq)
-		require.Len(t, f.messages(c.ID), 3)
-		if winner%4 == 0 {
-			require.Equal(t, attendance.StateActive, got.State)
-			require.Equal(t, 1, f.load(a.ID))
-		} else {
-			require.Equal(t, attendance.StateQueued, got.State)
-			require.Equal(t, 0, f.load(a.ID))
+			got := f.get(convs[o])
+			requireConversation(t, results[o*n+winner], got)
+			require.Equal(t, int64(2), got.Version, "offer %d: exactly one transition after the offer", o)
+			require.Equal(t, int64(3), got.LastSeq, "offer %d", o)
+			require.Len(t, f.messages(convs[o]), 3, "offer %d", o)
+			if winner%4 == 0 {
+				require.Equal(t, attendance.StateActive, got.State, "offer %d", o)
+				require.Equal(t, 1, f.load(agents[o]), "offer %d", o)
+			} else {
+				require.Equal(t, attendance.StateQueued, got.State, "offer %d", o)
+				require.Equal(t, 0, f.load(agents[o]), "offer %d", o)
+			}
 		}
 	})
 
@@ -239,35 +247,43 @@ func (s suite) concurrency(t *testing.T) {
 	})
 
 	s.run(t, "ConcurrentRetriesAppendOnce", func(t *testing.T, f *fixture) {
-		const n = 32
+		// 8 sends, each retried by 32 goroutines at once: each is stored
+		// once, and every retry gets that one message.
+		const keys, n = 8, 32
 		c := f.conversation()
 		ben := attendance.BeneficiaryPrincipal(c.BeneficiaryID)
 		// Each retry carries its own message ID, as a fresh attempt would.
-		tries := make([]attendance.Message, n)
+		tries := make([]attendance.Message, keys*n)
 		for i := range tries {
-			tries[i] = f.text(c.ID, ben, "olá", "retry-key")
+			tries[i] = f.text(c.ID, ben, "olá", fmt.Sprintf("retry-%d", i/n))
 		}
-		got := make([]attendance.Message, n)
-		created := make([]bool, n)
-		errs := race(n, func(i int) error {
+		got := make([]attendance.Message, keys*n)
+		created := make([]bool, keys*n)
+		errs := race(keys*n, func(i int) error {
 			var err error
 			got[i], created[i], err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: tries[i], States: openStates})
 			return err
 		})
-		winners := 0
 		for i, err := range errs {
 			require.NoError(t, err, "retry %d", i)
-			if created[i] {
-				winners++
+		}
+		seen := map[int64]bool{}
+		for k := range keys {
+			winners := 0
+			first := got[k*n]
+			for i := k * n; i < (k+1)*n; i++ {
+				if created[i] {
+					winners++
+					require.Equal(t, tries[i].ID, got[i].ID, "the created message is the winner's")
+				}
+				requireMessage(t, first, got[i])
 			}
+			require.Equal(t, 1, winners, "key %d: exactly one retry creates the message", k)
+			require.False(t, seen[first.Seq], "key %d: seq %d reused", k, first.Seq)
+			seen[first.Seq] = true
 		}
-		require.Equal(t, 1, winners, "exactly one retry creates the message")
-		for i := range got {
-			requireMessage(t, got[0], got[i])
-		}
-		require.Equal(t, int64(2), got[0].Seq)
-		require.Len(t, f.messages(c.ID), 2)
-		require.Equal(t, int64(2), f.get(c.ID).LastSeq)
+		require.Equal(t, seqRange(1, 1+keys), seqs(f.messages(c.ID)))
+		require.Equal(t, int64(1+keys), f.get(c.ID).LastSeq)
 	})
 
 	s.run(t, "AppendsAndTransitionsShareSeqs", func(t *testing.T, f *fixture) {
