@@ -1,0 +1,573 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/transport"
+)
+
+// Config configures a Client. A nil *Config uses every default.
+type Config struct {
+	// Header returns the HTTP headers of each handshake, typically the
+	// credentials. It is called before every connection, so a token can be
+	// refreshed. Defaults to no headers.
+	Header func(ctx context.Context) (http.Header, error)
+	// HTTPClient makes the handshakes. Defaults to http.DefaultClient.
+	HTTPClient *http.Client
+	// MinBackoff is the first wait before a reconnection. Defaults to 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between reconnections. Defaults to 5s.
+	MaxBackoff time.Duration
+	// EventBuffer is the capacity of the Events channel. While it is full
+	// the client stops reading the socket; if that lasts, the server closes
+	// the connection as a slow reader and the client resumes. Defaults to
+	// 1024.
+	EventBuffer int
+	// MaxFrameBytes caps a server frame. Defaults to 1 MiB.
+	MaxFrameBytes int64
+	// Resume seeds the cursors (conversation ID -> last sequence seen), for
+	// a client that kept them across restarts. Defaults to none.
+	Resume map[string]int64
+	// Logger receives connection logs. Defaults to discarding.
+	Logger *slog.Logger
+}
+
+// Event is one server event (any frame that is not a reply).
+type Event struct {
+	Type           string
+	ConversationID string
+	Seq            int64
+	Data           json.RawMessage
+}
+
+// Decode unmarshals the event's data into v.
+func (e Event) Decode(v any) error { return json.Unmarshal(e.Data, v) }
+
+// Message decodes a message event's data.
+func (e Event) Message() (attendance.Message, error) {
+	var m attendance.Message
+	err := e.Decode(&m)
+	return m, err
+}
+
+// Error is an error reply from the server.
+type Error struct {
+	Code         transport.Code
+	Message      string
+	RetryAfterMS int64
+}
+
+func (e *Error) Error() string { return "client: " + string(e.Code) + ": " + e.Message }
+
+// Errors of the client.
+var (
+	// ErrConnectionLost: the connection dropped before a command that is
+	// not safe to repeat got its reply; it may or may not have run.
+	ErrConnectionLost = errors.New("client: connection lost before the reply")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("client: closed")
+)
+
+// Stats counts what the client saw.
+type Stats struct {
+	// Connects counts successful hellos.
+	Connects int
+	// Duplicates counts message events at or below the cursor (dropped).
+	Duplicates int
+	// Gaps counts message events that skipped a sequence number.
+	Gaps int
+}
+
+// Client speaks the protocol to a transport.Server, reconnecting with
+// backoff and resuming from the last sequence number seen in each
+// conversation. Its methods are safe for concurrent use.
+type Client struct {
+	url string
+	cfg Config
+	log *slog.Logger
+
+	events  chan Event
+	closing chan struct{}
+	done    chan struct{}
+	closeMu sync.Once
+
+	mu        sync.Mutex
+	cur       *conn
+	connected chan struct{} // closed while cur is ready
+	pending   map[string]*request
+	cursors   map[string]int64
+	principal attendance.Principal
+	stats     Stats
+	nextID    uint64
+}
+
+type conn struct {
+	ws    *websocket.Conn
+	ready bool
+}
+
+type request struct {
+	id     string
+	frame  []byte
+	retry  bool
+	sentOn *conn
+	reply  chan transport.ServerFrame
+	err    error
+}
+
+// Dial connects to url (ws:// or wss://), sends the hello and returns once
+// it is accepted; from then on the client keeps the connection up by
+// itself until Close. A refused first connection is returned as an error
+// (an *Error with CodeUnauthenticated for bad credentials).
+func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = http.DefaultClient
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	if c.EventBuffer <= 0 {
+		c.EventBuffer = 1024
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cl := &Client{
+		url:       url,
+		cfg:       c,
+		log:       c.Logger,
+		events:    make(chan Event, c.EventBuffer),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		connected: make(chan struct{}),
+		pending:   make(map[string]*request),
+		cursors:   make(map[string]int64),
+	}
+	for k, v := range c.Resume {
+		cl.cursors[k] = v
+	}
+	ws, err := cl.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go cl.run(ws)
+	select {
+	case <-cl.connected:
+		return cl, nil
+	case <-cl.done:
+		return nil, fmt.Errorf("client: connection ended during the hello")
+	case <-ctx.Done():
+		cl.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Events returns the channel of server events, in the order received.
+// Message events arrive per conversation in sequence order with no gap and
+// no duplicate, across reconnections. Read it continuously.
+func (c *Client) Events() <-chan Event { return c.events }
+
+// Principal returns who the server says the client is (after the first
+// hello).
+func (c *Client) Principal() attendance.Principal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.principal
+}
+
+// Cursors returns the last sequence number delivered per conversation.
+func (c *Client) Cursors() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.cursors))
+	for k, v := range c.cursors {
+		out[k] = v
+	}
+	return out
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Close ends the connection and stops reconnecting. Pending commands fail
+// with ErrClosed; the Events channel is closed.
+func (c *Client) Close() error {
+	c.closeMu.Do(func() { close(c.closing) })
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		cur.ws.Close(websocket.StatusNormalClosure, "bye")
+	}
+	<-c.done
+	return nil
+}
+
+// Drop cuts the current connection without a close handshake, as a network
+// failure would; the client reconnects and resumes. For tests and drills.
+func (c *Client) Drop() {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		cur.ws.CloseNow()
+	}
+}
+
+func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
+	var h http.Header
+	if c.cfg.Header != nil {
+		var err error
+		if h, err = c.cfg.Header(ctx); err != nil {
+			return nil, fmt.Errorf("client: header: %w", err)
+		}
+	}
+	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+		HTTPClient:   c.cfg.HTTPClient,
+		HTTPHeader:   h,
+		Subprotocols: []string{transport.Subprotocol},
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			var body transport.ErrorBody
+			if resp.Body != nil {
+				_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body)
+			}
+			if body.Code == "" {
+				body.Code = transport.CodeUnavailable
+			}
+			return nil, &Error{Code: body.Code, Message: fmt.Sprintf("handshake refused with HTTP %d: %s", resp.StatusCode, body.Message)}
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(c.cfg.MaxFrameBytes)
+	return ws, nil
+}
+
+// run keeps a connection up until Close.
+func (c *Client) run(ws *websocket.Conn) {
+	defer close(c.done)
+	defer close(c.events)
+	backoff := c.cfg.MinBackoff
+	for {
+		if ws != nil {
+			if c.serve(ws) {
+				backoff = c.cfg.MinBackoff
+			}
+		}
+		select {
+		case <-c.closing:
+			c.failPending(ErrClosed, true)
+			return
+		default:
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		backoff = min(backoff*2, c.cfg.MaxBackoff)
+		select {
+		case <-c.closing:
+			c.failPending(ErrClosed, true)
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		ws, err = c.connect(ctx)
+		cancel()
+		if err != nil {
+			c.log.Info("client: reconnect failed", "err", err)
+			ws = nil
+		}
+	}
+}
+
+// serve speaks on one connection until it drops; it reports whether the
+// hello succeeded.
+func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
+	cn := &conn{ws: ws}
+	c.mu.Lock()
+	c.cur = cn
+	resume := make(map[string]int64, len(c.cursors))
+	for k, v := range c.cursors {
+		resume[k] = v
+	}
+	c.nextID++
+	helloID := "hello-" + strconv.FormatUint(c.nextID, 10)
+	c.mu.Unlock()
+	defer func() {
+		ws.CloseNow()
+		c.mu.Lock()
+		c.cur = nil
+		if cn.ready {
+			c.connected = make(chan struct{})
+		}
+		c.mu.Unlock()
+		c.failPending(ErrConnectionLost, false)
+	}()
+
+	hello, _ := json.Marshal(transport.ClientFrame{Type: transport.CmdHello, ID: helloID, Data: mustJSON(transport.HelloParams{Protocol: transport.ProtocolVersion, Resume: resume})})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			ws.Close(websocket.StatusNormalClosure, "bye")
+		case <-ctx.Done():
+		}
+	}()
+	if err := c.write(ctx, ws, hello); err != nil {
+		return false
+	}
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			c.log.Info("client: connection ended", "err", err)
+			return helloed
+		}
+		var f transport.ServerFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.log.Warn("client: unreadable frame", "err", err)
+			continue
+		}
+		switch f.Type {
+		case transport.FrameResult, transport.FrameError:
+			if f.ID == helloID {
+				if f.Type == transport.FrameError {
+					c.log.Warn("client: hello refused", "code", f.Error.Code, "message", f.Error.Message)
+					if f.Error.Code == transport.CodeInvalidSequence {
+						// Cursors the server cannot honour: start those over.
+						c.mu.Lock()
+						clear(c.cursors)
+						c.mu.Unlock()
+					}
+					return false
+				}
+				var hr transport.HelloResult
+				_ = json.Unmarshal(f.Data, &hr)
+				helloed = true
+				c.ready(cn, hr)
+				continue
+			}
+			c.reply(f)
+		default:
+			if !c.event(ctx, f) {
+				return helloed
+			}
+		}
+	}
+}
+
+func (c *Client) write(ctx context.Context, ws *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+// ready marks the connection usable and (re)sends the pending commands.
+func (c *Client) ready(cn *conn, hr transport.HelloResult) {
+	c.mu.Lock()
+	cn.ready = true
+	c.principal = hr.Principal
+	c.stats.Connects++
+	for _, id := range hr.Removed {
+		delete(c.cursors, id)
+	}
+	var resend []*request
+	for _, r := range c.pending {
+		if r.sentOn != cn {
+			r.sentOn = cn
+			resend = append(resend, r)
+		}
+	}
+	close(c.connected)
+	c.mu.Unlock()
+	for _, r := range resend {
+		_ = c.write(context.Background(), cn.ws, r.frame)
+	}
+}
+
+func (c *Client) reply(f transport.ServerFrame) {
+	c.mu.Lock()
+	r := c.pending[f.ID]
+	delete(c.pending, f.ID)
+	c.mu.Unlock()
+	if r != nil {
+		r.reply <- f
+	}
+}
+
+// event delivers one event, keeping the cursors; false when closing.
+func (c *Client) event(ctx context.Context, f transport.ServerFrame) bool {
+	ev := Event{Type: f.Type, ConversationID: f.ConversationID, Seq: f.Seq, Data: f.Data}
+	if f.Type == transport.EventMessage {
+		c.mu.Lock()
+		cur, known := c.cursors[f.ConversationID]
+		if known && f.Seq <= cur {
+			c.stats.Duplicates++
+			c.mu.Unlock()
+			return true
+		}
+		if f.Seq != cur+1 {
+			c.stats.Gaps++
+		}
+		c.mu.Unlock()
+	}
+	select {
+	case c.events <- ev:
+	case <-c.closing:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	c.mu.Lock()
+	switch f.Type {
+	case transport.EventMessage:
+		c.cursors[f.ConversationID] = f.Seq
+	case transport.EventRemoved:
+		delete(c.cursors, f.ConversationID)
+	}
+	c.mu.Unlock()
+	return true
+}
+
+// failPending fails the commands that cannot be repeated (all of them when
+// all is true) and keeps the rest for the next connection.
+func (c *Client) failPending(err error, all bool) {
+	c.mu.Lock()
+	var failed []*request
+	for id, r := range c.pending {
+		if all || !r.retry {
+			delete(c.pending, id)
+			failed = append(failed, r)
+		} else {
+			r.sentOn = nil
+		}
+	}
+	c.mu.Unlock()
+	for _, r := range failed {
+		r.err = err
+		close(r.reply)
+	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only the protocol's own types are marshalled here
+	}
+	return b
+}
+
+// retryable are the commands safe to send again after a reconnection:
+// they change nothing, or a repeat returns the first result.
+var retryable = map[string]bool{
+	transport.CmdPing: true, transport.CmdRead: true, transport.CmdTyping: true,
+	transport.CmdHistory: true, transport.CmdQueueStatus: true, transport.CmdConversations: true,
+	transport.CmdWatch: true, transport.CmdPresence: true,
+}
+
+// Do sends a command and waits for its reply, decoding a result into out
+// (which may be nil). An error reply is returned as *Error. While the
+// client is reconnecting, Do waits. Commands safe to repeat (reads, typing,
+// presence, and send with an idempotency key) are sent again after a
+// reconnection; others fail with ErrConnectionLost if the connection drops
+// before their reply. A rate_limited reply (the command did not run) is
+// retried after the delay the server asks for, until ctx ends.
+func (c *Client) Do(ctx context.Context, typ string, params any, out any) error {
+	for {
+		err := c.do(ctx, typ, params, out)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != transport.CodeRateLimited {
+			return err
+		}
+		wait := max(time.Duration(e.RetryAfterMS)*time.Millisecond, 10*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Client) do(ctx context.Context, typ string, params any, out any) error {
+	data, err := json.Marshal(params)
+	if err != nil {
+		return fmt.Errorf("client: encode %s: %w", typ, err)
+	}
+	retry := retryable[typ]
+	if typ == transport.CmdSend {
+		var sp transport.SendParams
+		_ = json.Unmarshal(data, &sp)
+		retry = sp.IdempotencyKey != ""
+	}
+	c.mu.Lock()
+	c.nextID++
+	id := "c" + strconv.FormatUint(c.nextID, 10)
+	frame, _ := json.Marshal(transport.ClientFrame{Type: typ, ID: id, Data: data})
+	r := &request{id: id, frame: frame, retry: retry, reply: make(chan transport.ServerFrame, 1)}
+	select {
+	case <-c.closing:
+		c.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	c.pending[id] = r
+	cur := c.cur
+	if cur != nil && cur.ready {
+		r.sentOn = cur
+	} else {
+		cur = nil
+	}
+	c.mu.Unlock()
+	if cur != nil {
+		_ = c.write(ctx, cur.ws, frame) // a failed write shows up as a dropped connection
+	}
+	select {
+	case f, ok := <-r.reply:
+		if !ok {
+			return r.err
+		}
+		if f.Type == transport.FrameError {
+			e := &Error{Code: transport.CodeInternal, Message: "error without body"}
+			if f.Error != nil {
+				e = &Error{Code: f.Error.Code, Message: f.Error.Message, RetryAfterMS: f.Error.RetryAfterMS}
+			}
+			return e
+		}
+		if out != nil && len(f.Data) > 0 {
+			return json.Unmarshal(f.Data, out)
+		}
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}

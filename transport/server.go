@@ -1,0 +1,561 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/mosiachat/mosiachat/attendance"
+)
+
+// AuthenticateEvent is what the Authenticate hook receives: the HTTP request
+// of a WebSocket handshake or of an attachment call.
+type AuthenticateEvent struct {
+	Request *http.Request
+}
+
+// AuthenticateReply is what the Authenticate hook returns: who the caller is.
+type AuthenticateReply struct {
+	// Principal is the caller: an agent, a supervisor or a beneficiary.
+	Principal attendance.Principal
+}
+
+// AuthenticateFunc turns a request into a principal or refuses it by
+// returning an error (any error: the caller gets 401 and code
+// "unauthenticated"). It may be called concurrently and should honour ctx.
+type AuthenticateFunc func(ctx context.Context, ev AuthenticateEvent) (AuthenticateReply, error)
+
+// Config configures a Server. A nil *Config is not enough: Authenticate is
+// required. Every other field has a default.
+type Config struct {
+	// Authenticate turns a request into a principal. Required.
+	Authenticate AuthenticateFunc
+
+	// OriginPatterns are the host patterns whose browser Origin may open a
+	// WebSocket, as in github.com/coder/websocket AcceptOptions. Defaults to
+	// none: only same-host origins (and non-browser clients) are accepted.
+	OriginPatterns []string
+
+	// MaxFrameBytes is the largest client frame accepted; a bigger frame
+	// closes the connection with status 1009 (message too big). Defaults to
+	// 64 KiB.
+	MaxFrameBytes int64
+	// CommandsPerSecond is the sustained rate of client frames per
+	// connection; frames above it get a rate_limited error. Defaults to 20.
+	CommandsPerSecond float64
+	// CommandBurst is how many frames may arrive at once above the rate.
+	// Defaults to 40.
+	CommandBurst int
+	// MaxStrikes is how many rate-limited frames in a row close the
+	// connection with status 1008 (policy violation). Defaults to 50.
+	MaxStrikes int
+	// MaxConnectionsPerPrincipal caps the simultaneous connections of one
+	// principal; one more is refused with HTTP 429. Defaults to 8.
+	MaxConnectionsPerPrincipal int
+	// OutboundBuffer is how many server frames may wait for a slow reader;
+	// when it is full the connection is closed with status 1008 and the
+	// client resumes from its last sequence numbers. Defaults to 512.
+	OutboundBuffer int
+	// WriteTimeout bounds one frame write; a write that takes longer closes
+	// the connection. Defaults to 10s.
+	WriteTimeout time.Duration
+	// HeartbeatInterval is how often the server sends a heartbeat event and
+	// a WebSocket ping. Defaults to 25s.
+	HeartbeatInterval time.Duration
+	// PongTimeout is how long a ping waits for its pong before the
+	// connection is closed. Defaults to 10s.
+	PongTimeout time.Duration
+	// HandshakeTimeout is how long a connection may stay without a
+	// successful hello before it is closed with status 1008. Defaults to 10s.
+	HandshakeTimeout time.Duration
+	// ReplyCache is how many recent replies a connection remembers; a
+	// command whose ID is among them gets the same reply again without being
+	// run twice. Defaults to 64.
+	ReplyCache int
+	// HistoryBatch is how many messages are read from the engine at a time
+	// when catching a client up, and the cap of a history command.
+	// Defaults to 200.
+	HistoryBatch int
+	// MaxResume caps the conversations named in one hello. Defaults to 1000.
+	MaxResume int
+	// Workers is how many goroutines read the engine for connections with
+	// pending notifications. Defaults to 4 * GOMAXPROCS.
+	Workers int
+
+	// Blobs stores attachments. Defaults to nil: the attachment handler
+	// answers 404 and send commands with attachments are refused.
+	Blobs BlobStore
+	// MaxAttachmentBytes caps an upload. Defaults to 10 MiB.
+	MaxAttachmentBytes int64
+	// AllowedTypes are the content types an upload may have, as sniffed
+	// from its first bytes (never from its name or headers). Defaults to
+	// DefaultAllowedTypes.
+	AllowedTypes []string
+
+	// Logger receives operational logs, never message bodies. Defaults to
+	// discarding.
+	Logger *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// DefaultAllowedTypes are the attachment types accepted by default.
+var DefaultAllowedTypes = []string{
+	"application/pdf",
+	"image/png",
+	"image/jpeg",
+	"image/gif",
+	"image/webp",
+	"text/plain; charset=utf-8",
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	if c == nil {
+		return Config{}, fmt.Errorf("%w: nil config: Authenticate is required", attendance.ErrInvalidArgument)
+	}
+	d := *c
+	if d.Authenticate == nil {
+		return Config{}, fmt.Errorf("%w: Config.Authenticate is required", attendance.ErrInvalidArgument)
+	}
+	def(&d.MaxFrameBytes, 64<<10)
+	def(&d.CommandsPerSecond, 20)
+	def(&d.CommandBurst, 40)
+	def(&d.MaxStrikes, 50)
+	def(&d.MaxConnectionsPerPrincipal, 8)
+	def(&d.OutboundBuffer, 512)
+	def(&d.WriteTimeout, 10*time.Second)
+	def(&d.HeartbeatInterval, 25*time.Second)
+	def(&d.PongTimeout, 10*time.Second)
+	def(&d.HandshakeTimeout, 10*time.Second)
+	def(&d.ReplyCache, 64)
+	def(&d.HistoryBatch, 200)
+	def(&d.MaxResume, 1000)
+	def(&d.Workers, 4*runtime.GOMAXPROCS(0))
+	def(&d.MaxAttachmentBytes, 10<<20)
+	if d.AllowedTypes == nil {
+		d.AllowedTypes = DefaultAllowedTypes
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	switch {
+	case d.MaxFrameBytes < 256:
+		return Config{}, fmt.Errorf("%w: Config.MaxFrameBytes must be at least 256", attendance.ErrInvalidArgument)
+	case d.CommandsPerSecond < 0 || d.CommandBurst < 1 || d.MaxStrikes < 1:
+		return Config{}, fmt.Errorf("%w: Config.CommandsPerSecond, CommandBurst and MaxStrikes must be positive", attendance.ErrInvalidArgument)
+	case d.MaxConnectionsPerPrincipal < 1 || d.OutboundBuffer < 8 || d.ReplyCache < 1 || d.HistoryBatch < 1 || d.MaxResume < 1 || d.Workers < 1:
+		return Config{}, fmt.Errorf("%w: Config limits must be positive (OutboundBuffer at least 8)", attendance.ErrInvalidArgument)
+	case d.WriteTimeout < 0 || d.HeartbeatInterval < 0 || d.PongTimeout < 0 || d.HandshakeTimeout < 0:
+		return Config{}, fmt.Errorf("%w: Config durations must not be negative", attendance.ErrInvalidArgument)
+	case d.MaxAttachmentBytes < 1:
+		return Config{}, fmt.Errorf("%w: Config.MaxAttachmentBytes must be positive", attendance.ErrInvalidArgument)
+	}
+	return d, nil
+}
+
+func def[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// Server connects clients to an attendance engine. It follows the engine's
+// notifications once (not once per connection), routes them to the
+// sessions concerned, and has a small pool of workers read the engine for
+// each session that has something new. Create it with NewServer, Start it,
+// mount Handler (WebSocket) and AttachmentHandler (HTTP) on a mux, and Stop
+// it at shutdown. Its methods are safe for concurrent use.
+type Server struct {
+	eng *attendance.Engine
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.RWMutex
+	started   bool
+	closed    bool
+	runCtx    context.Context
+	cancel    context.CancelFunc
+	sessions  map[*Session]struct{}
+	byAgent   map[string]map[*Session]struct{} // agents and supervisors, by ID
+	byBenef   map[string]map[*Session]struct{}
+	byConv    map[string]map[*Session]struct{} // sessions streaming a conversation
+	byQueue   map[string]map[*Session]struct{} // beneficiary sessions waiting in a queue
+	perPrinc  map[attendance.Principal]int
+	nextSess  uint64
+	sub       *attendance.Subscription
+	runq      runQueue
+	wg        sync.WaitGroup
+	handlerWS http.Handler
+}
+
+// NewServer returns a server over eng. It validates cfg and applies the
+// defaults; it starts no goroutine (see Start).
+func NewServer(eng *attendance.Engine, cfg *Config) (*Server, error) {
+	if eng == nil {
+		return nil, fmt.Errorf("%w: nil engine", attendance.ErrInvalidArgument)
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		eng:      eng,
+		cfg:      c,
+		log:      c.Logger,
+		sessions: make(map[*Session]struct{}),
+		byAgent:  make(map[string]map[*Session]struct{}),
+		byBenef:  make(map[string]map[*Session]struct{}),
+		byConv:   make(map[string]map[*Session]struct{}),
+		byQueue:  make(map[string]map[*Session]struct{}),
+		perPrinc: make(map[attendance.Principal]int),
+	}
+	s.runq.cond = sync.NewCond(&s.runq.mu)
+	s.handlerWS = &wsHandler{srv: s}
+	return s, nil
+}
+
+// Start subscribes to the engine's notifications and starts the dispatcher
+// and the workers. Until Start, the handlers answer 503. Calling Start twice
+// is an error.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("%w: server already started", attendance.ErrInvalidArgument)
+	}
+	sub, err := s.eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
+	if err != nil {
+		return fmt.Errorf("transport: subscribe to engine: %w", err)
+	}
+	s.sub = sub
+	s.started = true
+	s.runCtx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1 + s.cfg.Workers)
+	go s.dispatch(s.runCtx)
+	for range s.cfg.Workers {
+		go s.work(s.runCtx)
+	}
+	return nil
+}
+
+// Stop closes every connection with status 1001 (going away), stops the
+// dispatcher and the workers, and waits for them or for ctx.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.closed {
+		s.closed = true
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	sessions := make([]*Session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.fail(CloseGoingAway, "server stopping")
+	}
+	s.cancel()
+	s.sub.Close()
+	s.runq.close()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Handler returns the WebSocket handler, to be mounted on the host's mux.
+// Every request is authenticated with Config.Authenticate; agents,
+// supervisors and beneficiaries share it (the principal's role decides
+// what they may do).
+func (s *Server) Handler() http.Handler { return s.handlerWS }
+
+// running returns the run context, or false when the server does not run.
+func (s *Server) running() (context.Context, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.runCtx, s.started && !s.closed
+}
+
+// dispatch follows the engine's notifications and marks the sessions they
+// concern. It never blocks on a session.
+func (s *Server) dispatch(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		ns, err := s.sub.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, attendance.ErrClosed) && ctx.Err() == nil {
+				s.log.Warn("transport: notifications stopped", "err", err)
+			}
+			if errors.Is(err, attendance.ErrClosed) && ctx.Err() == nil {
+				// The engine stopped: nothing more will be announced.
+				go s.Stop(context.Background())
+			}
+			return
+		}
+		s.mu.RLock()
+		for _, n := range ns {
+			s.route(n)
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// route hands n to the sessions it concerns. Called with s.mu read-held.
+func (s *Server) route(n attendance.Notification) {
+	switch n.Kind {
+	case attendance.NotifyConversation:
+		seen := map[*Session]bool{}
+		visit := func(set map[*Session]struct{}) {
+			for ss := range set {
+				if !seen[ss] {
+					seen[ss] = true
+					ss.notifyConversation(n)
+				}
+			}
+		}
+		visit(s.byBenef[n.BeneficiaryID])
+		for _, a := range n.AgentIDs {
+			visit(s.byAgent[a])
+		}
+		visit(s.byConv[n.ConversationID])
+	case attendance.NotifyQueue:
+		for ss := range s.byQueue[n.QueueID] {
+			ss.notifyQueue(n.QueueID)
+		}
+	case attendance.NotifyAgent:
+		for _, a := range n.AgentIDs {
+			for ss := range s.byAgent[a] {
+				ss.notifyAgent()
+			}
+		}
+	}
+}
+
+// index helpers; each takes s.mu.
+func addTo(m map[string]map[*Session]struct{}, k string, ss *Session) {
+	set := m[k]
+	if set == nil {
+		set = make(map[*Session]struct{})
+		m[k] = set
+	}
+	set[ss] = struct{}{}
+}
+
+func removeFrom(m map[string]map[*Session]struct{}, k string, ss *Session) {
+	if set := m[k]; set != nil {
+		delete(set, ss)
+		if len(set) == 0 {
+			delete(m, k)
+		}
+	}
+}
+
+func (s *Server) indexConversation(ss *Session, convID string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on && !ss.isClosed() {
+		addTo(s.byConv, convID, ss)
+	} else {
+		removeFrom(s.byConv, convID, ss)
+	}
+}
+
+func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on && !ss.isClosed() {
+		addTo(s.byQueue, queueID, ss)
+	} else {
+		removeFrom(s.byQueue, queueID, ss)
+	}
+}
+
+// streaming reports whether ss streams convID, and the other sessions that do.
+func (s *Server) peers(convID string) []*Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	set := s.byConv[convID]
+	out := make([]*Session, 0, len(set))
+	for ss := range set {
+		out = append(out, ss)
+	}
+	return out
+}
+
+func (s *Server) streams(ss *Session, convID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.byConv[convID][ss]
+	return ok
+}
+
+// Attach starts a session for p over conn: the seam where a wire
+// (WebSocket here; Server-Sent Events or a messaging adapter later) meets
+// the protocol. The wire passes each client frame to Session.Handle, and
+// calls Session.Close when the connection ends. Attach fails with
+// ErrServerClosed when the server does not run and ErrTooManyConnections
+// when p is at Config.MaxConnectionsPerPrincipal.
+func (s *Server) Attach(ctx context.Context, p attendance.Principal, conn Conn) (*Session, error) {
+	if conn == nil {
+		return nil, fmt.Errorf("%w: nil conn", attendance.ErrInvalidArgument)
+	}
+	if err := checkPrincipal(p); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.closed {
+		return nil, ErrServerClosed
+	}
+	if s.perPrinc[p] >= s.cfg.MaxConnectionsPerPrincipal {
+		return nil, fmt.Errorf("%w: %s %s has %d", ErrTooManyConnections, p.Role, p.ID, s.perPrinc[p])
+	}
+	s.nextSess++
+	ss := newSession(s, p, conn, fmt.Sprintf("s%d", s.nextSess))
+	s.perPrinc[p]++
+	s.sessions[ss] = struct{}{}
+	if p.Role == attendance.RoleBeneficiary {
+		addTo(s.byBenef, p.ID, ss)
+	} else {
+		addTo(s.byAgent, p.ID, ss)
+	}
+	ss.startTimers()
+	return ss, nil
+}
+
+func checkPrincipal(p attendance.Principal) error {
+	if p.ID == "" {
+		return fmt.Errorf("%w: principal without ID", ErrUnauthenticated)
+	}
+	switch p.Role {
+	case attendance.RoleAgent, attendance.RoleSupervisor, attendance.RoleBeneficiary:
+		return nil
+	}
+	return fmt.Errorf("%w: role %q cannot connect", attendance.ErrForbidden, p.Role)
+}
+
+// detach removes ss from every index. Called once per session.
+func (s *Server) detach(ss *Session, convs, queues []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[ss]; !ok {
+		return
+	}
+	delete(s.sessions, ss)
+	if s.perPrinc[ss.p]--; s.perPrinc[ss.p] <= 0 {
+		delete(s.perPrinc, ss.p)
+	}
+	removeFrom(s.byBenef, ss.p.ID, ss)
+	removeFrom(s.byAgent, ss.p.ID, ss)
+	for _, c := range convs {
+		removeFrom(s.byConv, c, ss)
+	}
+	for _, q := range queues {
+		removeFrom(s.byQueue, q, ss)
+	}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Connections int
+}
+
+// Stats returns the number of attached sessions.
+func (s *Server) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{Connections: len(s.sessions)}
+}
+
+// runQueue is the FIFO of sessions with pending work. A session is in it at
+// most once (Session.scheduled).
+type runQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []*Session
+	head   int
+	closed bool
+}
+
+func (q *runQueue) push(ss *Session) {
+	q.mu.Lock()
+	if !q.closed {
+		q.items = append(q.items, ss)
+		q.cond.Signal()
+	}
+	q.mu.Unlock()
+}
+
+func (q *runQueue) pop() (*Session, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.head == len(q.items) && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return nil, false
+	}
+	ss := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return ss, true
+}
+
+func (q *runQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (s *Server) work(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		ss, ok := s.runq.pop()
+		if !ok {
+			return
+		}
+		ss.run(ctx)
+	}
+}
+
+// Disconnect closes every connection of p with WebSocket status 1013 (try
+// again later) and returns how many it closed. Clients that reconnect are
+// authenticated again and resume where they were; a host revoking access
+// refuses them in Authenticate.
+func (s *Server) Disconnect(p attendance.Principal) int {
+	s.mu.RLock()
+	var list []*Session
+	for ss := range s.sessions {
+		if ss.p == p {
+			list = append(list, ss)
+		}
+	}
+	s.mu.RUnlock()
+	for _, ss := range list {
+		ss.fail(CloseTryAgain, "disconnected by the server")
+	}
+	return len(list)
+}

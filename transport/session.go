@@ -1,0 +1,914 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mosiachat/mosiachat/attendance"
+)
+
+// CloseReason says why a session ends its connection. A wire maps it to
+// its own vocabulary (WebSocket close statuses here).
+type CloseReason int
+
+const (
+	// CloseNormal: the session ended normally (WebSocket 1000).
+	CloseNormal CloseReason = iota
+	// ClosePolicy: the client broke a limit: a slow reader whose outbound
+	// buffer filled, a command flood, no hello in time (WebSocket 1008).
+	ClosePolicy
+	// CloseGoingAway: the server is stopping (WebSocket 1001).
+	CloseGoingAway
+	// CloseTryAgain: the engine failed to serve the session; reconnect and
+	// resume (WebSocket 1013).
+	CloseTryAgain
+)
+
+// Conn is the wire under a Session: what WebSocket offers here, and what a
+// Server-Sent Events stream or a messaging adapter would offer later.
+//
+// Deliver and Close are called from several goroutines and must be safe for
+// concurrent use; neither may block on the network.
+type Conn interface {
+	// Deliver queues one encoded server frame (a JSON object, see
+	// docs/protocol.md). When the connection's bounded buffer is full it
+	// drops a droppable frame (typing, heartbeat) and returns nil, and
+	// returns ErrSlowConsumer for any other frame; the session then closes
+	// the connection with ClosePolicy.
+	Deliver(frame []byte, droppable bool) error
+	// Close ends the connection, telling the peer why when the wire can.
+	// It returns at once; later Deliver calls are ignored.
+	Close(reason CloseReason, message string)
+}
+
+// Pinger is an optional interface of a Conn whose wire has its own liveness
+// probe (WebSocket ping). The session calls it with every heartbeat, in a
+// goroutine of its own, and closes the connection when it fails.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Session is one connected principal speaking the protocol over a Conn.
+// Handle (and HandleBinary) must be called by one goroutine at a time, in
+// the order frames arrive; the rest is safe for concurrent use.
+type Session struct {
+	srv  *Server
+	p    attendance.Principal
+	id   string
+	conn Conn
+
+	// Command side: used only by the goroutine calling Handle.
+	replies replyCache
+	bucket  tokenBucket
+	strikes int
+	hello   bool
+
+	mu        sync.Mutex
+	closed    bool
+	ready     bool
+	scheduled bool
+	pending   map[string]attendance.Notification
+	reads     map[string]bool
+	queues    map[string]bool
+	agent     bool
+	watch     map[string]int64
+	synced    bool
+	timers    []*time.Timer
+
+	// Worker side: used only by the worker running the session (one at a
+	// time, see scheduled).
+	convs  map[string]*convState
+	queued map[string]string // queue ID -> conversation waiting there (indexed)
+}
+
+type convState struct {
+	seq     int64
+	version int64
+	offered int64 // version whose offer was announced
+	state   attendance.State
+	queueID string
+	queue   QueueInfo
+	reads   map[attendance.Principal]int64
+}
+
+func newSession(srv *Server, p attendance.Principal, conn Conn, id string) *Session {
+	return &Session{
+		srv:     srv,
+		p:       p,
+		id:      id,
+		conn:    conn,
+		replies: newReplyCache(srv.cfg.ReplyCache),
+		bucket:  tokenBucket{rate: srv.cfg.CommandsPerSecond, burst: float64(srv.cfg.CommandBurst), tokens: float64(srv.cfg.CommandBurst)},
+		pending: make(map[string]attendance.Notification),
+		reads:   make(map[string]bool),
+		queues:  make(map[string]bool),
+		watch:   make(map[string]int64),
+		convs:   make(map[string]*convState),
+		queued:  make(map[string]string),
+	}
+}
+
+// Principal returns who the session belongs to.
+func (ss *Session) Principal() attendance.Principal { return ss.p }
+
+// ID returns the session's ID, unique within the server.
+func (ss *Session) ID() string { return ss.id }
+
+func (ss *Session) isClosed() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.closed
+}
+
+// startTimers arms the handshake deadline and the heartbeat.
+func (ss *Session) startTimers() {
+	cfg := ss.srv.cfg
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.timers = append(ss.timers, time.AfterFunc(cfg.HandshakeTimeout, func() {
+		ss.mu.Lock()
+		ready := ss.ready
+		ss.mu.Unlock()
+		if !ready {
+			ss.fail(ClosePolicy, "no hello within the handshake timeout")
+		}
+	}))
+	var beat *time.Timer
+	beat = time.AfterFunc(cfg.HeartbeatInterval, func() {
+		if ss.isClosed() {
+			return
+		}
+		ss.emit(ServerFrame{Type: EventHeartbeat, Data: rawJSON(HeartbeatInfo{Time: ss.srv.cfg.Now().UTC()})}, true)
+		if pg, ok := ss.conn.(Pinger); ok {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), cfg.PongTimeout)
+				defer cancel()
+				if err := pg.Ping(ctx); err != nil && !ss.isClosed() {
+					ss.fail(ClosePolicy, "no pong")
+				}
+			}()
+		}
+		beat.Reset(cfg.HeartbeatInterval)
+	})
+	ss.timers = append(ss.timers, beat)
+}
+
+// Close ends the session: the wire calls it when its connection is gone.
+// It is idempotent.
+func (ss *Session) Close() {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.closed = true
+	for _, t := range ss.timers {
+		t.Stop()
+	}
+	clear(ss.pending)
+	convs := make([]string, 0, 8)
+	ss.mu.Unlock()
+	// The worker side may still run once; it checks closed before indexing.
+	ss.srv.mu.RLock()
+	for c, set := range ss.srv.byConv {
+		if _, ok := set[ss]; ok {
+			convs = append(convs, c)
+		}
+	}
+	var queues []string
+	for q, set := range ss.srv.byQueue {
+		if _, ok := set[ss]; ok {
+			queues = append(queues, q)
+		}
+	}
+	ss.srv.mu.RUnlock()
+	ss.srv.detach(ss, convs, queues)
+}
+
+// fail closes the connection with reason and ends the session.
+func (ss *Session) fail(reason CloseReason, msg string) {
+	ss.conn.Close(reason, msg)
+	ss.Close()
+}
+
+// emit delivers a frame; a full buffer closes the connection.
+func (ss *Session) emit(f ServerFrame, droppable bool) bool {
+	return ss.deliver(encodeFrame(f), droppable)
+}
+
+func (ss *Session) deliver(b []byte, droppable bool) bool {
+	if err := ss.conn.Deliver(b, droppable); err != nil {
+		if errors.Is(err, ErrSlowConsumer) {
+			ss.fail(ClosePolicy, "slow reader: outbound buffer full")
+		} else {
+			ss.Close()
+		}
+		return false
+	}
+	return true
+}
+
+// HandleBinary answers a binary frame, which the protocol does not use, with
+// a binary_frame error. It counts against the command rate.
+func (ss *Session) HandleBinary(ctx context.Context) {
+	if !ss.admit() {
+		return
+	}
+	ss.emit(ServerFrame{Type: FrameError, Error: &ErrorBody{Code: CodeBinaryFrame, Message: "binary frames are not part of the protocol; send JSON text frames"}}, false)
+}
+
+// admit applies the command rate; a frame above it gets rate_limited, and
+// MaxStrikes of those in a row close the connection.
+func (ss *Session) admit() bool {
+	now := time.Now()
+	if ss.bucket.take(now) {
+		ss.strikes = 0
+		return true
+	}
+	ss.strikes++
+	if ss.strikes >= ss.srv.cfg.MaxStrikes {
+		ss.fail(ClosePolicy, "command flood")
+		return false
+	}
+	return false
+}
+
+// Handle runs one client frame and delivers exactly one reply: the result
+// or error of the command, or an error for a frame that is not a command.
+func (ss *Session) Handle(ctx context.Context, data []byte) {
+	if ss.isClosed() {
+		return
+	}
+	if !ss.admit() {
+		if ss.isClosed() {
+			return
+		}
+		id := ""
+		if f, err := DecodeClientFrame(data); err == nil {
+			id = f.ID
+		}
+		wait := int64(1000 / max(ss.srv.cfg.CommandsPerSecond, 1))
+		ss.emit(ServerFrame{Type: FrameError, ID: id, Error: &ErrorBody{Code: CodeRateLimited, Message: "too many commands; slow down", RetryAfterMS: wait}}, false)
+		return
+	}
+	f, err := DecodeClientFrame(data)
+	if err != nil {
+		var fe *ProtocolError
+		errors.As(err, &fe)
+		ss.emit(ServerFrame{Type: FrameError, ID: fe.ID, Error: errorBody(err)}, false)
+		return
+	}
+	if b, ok := ss.replies.get(f.ID); ok {
+		ss.deliver(b, false)
+		return
+	}
+	var after func()
+	result, err := ss.exec(ctx, f, &after)
+	var reply ServerFrame
+	if err != nil {
+		code, _ := CodeOf(err)
+		if code == CodeInternal {
+			ss.srv.log.Error("transport: command failed", "type", f.Type, "session", ss.id, "err", err)
+		}
+		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
+	} else {
+		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: rawJSON(result)}
+		if reply.Data == nil {
+			reply.Data = json.RawMessage("{}")
+		}
+	}
+	b := encodeFrame(reply)
+	if !(err != nil && f.Type == CmdHello) {
+		// A failed hello may be retried with the same ID after a fix.
+		ss.replies.put(f.ID, b)
+	}
+	if ss.deliver(b, false) && after != nil {
+		after()
+	}
+}
+
+func decode[T any](f ClientFrame) (T, error) {
+	var v T
+	if len(f.Data) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(f.Data, &v); err != nil {
+		return v, &ProtocolError{Code: CodeMalformedFrame, ID: f.ID, Message: "data does not fit the " + f.Type + " command: " + trimErr(err)}
+	}
+	return v, nil
+}
+
+// exec runs a decoded command. after, when set, runs once the reply is
+// delivered.
+func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any, error) {
+	eng := ss.srv.eng
+	p := ss.p
+	if f.Type == CmdHello {
+		return ss.doHello(ctx, f, after)
+	}
+	if !ss.hello {
+		return nil, &ProtocolError{Code: CodeHelloRequired, ID: f.ID, Message: "send hello first"}
+	}
+	switch f.Type {
+	case CmdPing:
+		return PingResult{Time: ss.srv.cfg.Now().UTC()}, nil
+	case CmdOpen:
+		a, err := decode[OpenParams](f)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Open(ctx, p, attendance.OpenParams{SubjectID: a.SubjectID, Channel: a.Channel})
+	case CmdSend:
+		a, err := decode[SendParams](f)
+		if err != nil {
+			return nil, err
+		}
+		sp := attendance.SendParams{ConversationID: a.ConversationID, Body: a.Body, IdempotencyKey: a.IdempotencyKey}
+		if a.Attachment != nil {
+			att, err := ss.srv.attachmentFor(ctx, p, a.ConversationID, a.Attachment.BlobID)
+			if err != nil {
+				return nil, err
+			}
+			sp.Attachment = &att
+		}
+		return eng.Send(ctx, p, sp)
+	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
+		a, err := decode[ConversationParams](f)
+		if err != nil {
+			return nil, err
+		}
+		switch f.Type {
+		case CmdAccept:
+			return eng.Accept(ctx, p, a.ConversationID)
+		case CmdDecline:
+			return eng.Decline(ctx, p, a.ConversationID)
+		case CmdLeave:
+			return eng.Leave(ctx, p, a.ConversationID)
+		default:
+			st, err := eng.QueueStatus(ctx, p, a.ConversationID)
+			if err != nil {
+				return nil, err
+			}
+			return queueInfo(st), nil
+		}
+	case CmdTransfer:
+		a, err := decode[TransferParams](f)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Transfer(ctx, p, attendance.TransferParams{ConversationID: a.ConversationID, QueueID: a.QueueID, AgentID: a.AgentID, Note: a.Note})
+	case CmdFinalize:
+		a, err := decode[FinalizeParams](f)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Finalize(ctx, p, attendance.FinalizeParams{ConversationID: a.ConversationID, Reason: a.Reason, Note: a.Note})
+	case CmdPresence:
+		a, err := decode[PresenceParams](f)
+		if err != nil {
+			return nil, err
+		}
+		return eng.SetPresence(ctx, p, a.Presence)
+	case CmdRead:
+		a, err := decode[ReadParams](f)
+		if err != nil {
+			return nil, err
+		}
+		m, err := eng.MarkRead(ctx, p, a.ConversationID, a.Seq)
+		if err != nil {
+			return nil, err
+		}
+		// Local peers learn at once; see docs/protocol.md on read marks.
+		for _, peer := range ss.srv.peers(a.ConversationID) {
+			peer.notifyReads(a.ConversationID)
+		}
+		return m, nil
+	case CmdTyping:
+		a, err := decode[TypingParams](f)
+		if err != nil {
+			return nil, err
+		}
+		return struct{}{}, ss.typing(ctx, a)
+	case CmdHistory:
+		a, err := decode[HistoryParams](f)
+		if err != nil {
+			return nil, err
+		}
+		limit := ss.srv.cfg.HistoryBatch
+		if a.Limit > 0 && a.Limit < limit {
+			limit = a.Limit
+		}
+		ms, err := eng.Messages(ctx, p, a.ConversationID, a.AfterSeq, limit)
+		if err != nil {
+			return nil, err
+		}
+		if ms == nil {
+			ms = []attendance.Message{}
+		}
+		return HistoryResult{Messages: ms}, nil
+	case CmdWatch:
+		a, err := decode[WatchParams](f)
+		if err != nil {
+			return nil, err
+		}
+		c, err := eng.AuthorizeView(ctx, p, a.ConversationID)
+		if err != nil {
+			return nil, err
+		}
+		if a.AfterSeq < 0 || a.AfterSeq > c.LastSeq {
+			return nil, fmt.Errorf("%w: conversation %s has no sequence %d", ErrInvalidSequence, c.ID, a.AfterSeq)
+		}
+		*after = func() {
+			ss.mu.Lock()
+			if _, ok := ss.watch[c.ID]; !ok {
+				ss.watch[c.ID] = a.AfterSeq
+			}
+			ss.mu.Unlock()
+			ss.schedule()
+		}
+		return c, nil
+	case CmdConversations:
+		a, err := decode[ConversationsParams](f)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := eng.Conversations(ctx, p, attendance.ConversationsFilter{States: a.States, Limit: a.Limit})
+		if err != nil {
+			return nil, err
+		}
+		if cs == nil {
+			cs = []attendance.Conversation{}
+		}
+		return ConversationsResult{Conversations: cs}, nil
+	}
+	return nil, &ProtocolError{Code: CodeUnknownType, ID: f.ID, Message: "unknown command type"}
+}
+
+func queueInfo(st attendance.QueueStatus) QueueInfo {
+	return QueueInfo{QueueID: st.QueueID, Position: st.Position, Waiting: st.Waiting, EstimatedWaitMS: st.EstimatedWait.Milliseconds()}
+}
+
+var openStates = []attendance.State{attendance.StateQueued, attendance.StateOffered, attendance.StateActive}
+
+// doHello checks the version and the resume cursors, then (after the reply)
+// starts streaming: every open conversation of the principal, and every
+// resumed one it may still read, from the cursor given or from the start.
+func (ss *Session) doHello(ctx context.Context, f ClientFrame, after *func()) (any, error) {
+	if ss.hello {
+		return nil, &ProtocolError{Code: CodeAlreadyHello, ID: f.ID, Message: "hello was already accepted on this connection"}
+	}
+	h, err := decode[HelloParams](f)
+	if err != nil {
+		return nil, err
+	}
+	if h.Protocol != ProtocolVersion {
+		return nil, &ProtocolError{Code: CodeUnsupportedVersion, ID: f.ID, Message: fmt.Sprintf("protocol %d is not supported; this server speaks %d", h.Protocol, ProtocolVersion)}
+	}
+	if len(h.Resume) > ss.srv.cfg.MaxResume {
+		return nil, fmt.Errorf("%w: hello resumes %d conversations, limit %d", attendance.ErrInvalidArgument, len(h.Resume), ss.srv.cfg.MaxResume)
+	}
+	eng := ss.srv.eng
+	start := make(map[string]int64)
+	var removed []string
+	for id, seq := range h.Resume {
+		if seq < 0 {
+			return nil, fmt.Errorf("%w: negative sequence for conversation %.64q", ErrInvalidSequence, id)
+		}
+		c, err := eng.AuthorizeView(ctx, ss.p, id)
+		switch {
+		case errors.Is(err, attendance.ErrForbidden), errors.Is(err, attendance.ErrNotFound), errors.Is(err, attendance.ErrInvalidArgument):
+			removed = append(removed, id)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if seq > c.LastSeq {
+			return nil, fmt.Errorf("%w: conversation %s has no sequence %d (newest is %d)", ErrInvalidSequence, id, seq, c.LastSeq)
+		}
+		start[id] = seq
+	}
+	var open []attendance.Conversation
+	if ss.p.Role == attendance.RoleSupervisor {
+		all, err := eng.Conversations(ctx, ss.p, attendance.ConversationsFilter{States: []attendance.State{attendance.StateOffered, attendance.StateActive}})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range all {
+			if c.AgentID == ss.p.ID {
+				open = append(open, c)
+			}
+		}
+	} else {
+		cs, err := eng.Conversations(ctx, ss.p, attendance.ConversationsFilter{States: openStates})
+		if err != nil {
+			return nil, err
+		}
+		open = cs
+	}
+	for _, c := range open {
+		if _, ok := start[c.ID]; !ok {
+			start[c.ID] = 0
+		}
+	}
+	ss.hello = true
+	cfg := ss.srv.cfg
+	*after = func() {
+		ss.mu.Lock()
+		ss.ready = true
+		for id, seq := range start {
+			ss.watch[id] = seq
+		}
+		ss.synced = true
+		ss.mu.Unlock()
+		ss.schedule()
+	}
+	return HelloResult{
+		Protocol:    ProtocolVersion,
+		Principal:   ss.p,
+		Session:     ss.id,
+		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(),
+		Limits: LimitsInfo{
+			MaxFrameBytes:     cfg.MaxFrameBytes,
+			CommandsPerSecond: cfg.CommandsPerSecond,
+			CommandBurst:      cfg.CommandBurst,
+			OutboundBuffer:    cfg.OutboundBuffer,
+		},
+		Removed: removed,
+	}, nil
+}
+
+// typing relays an indicator to the other sessions streaming the
+// conversation. Nothing is stored.
+func (ss *Session) typing(ctx context.Context, a TypingParams) error {
+	if !ss.srv.streams(ss, a.ConversationID) {
+		c, err := ss.srv.eng.AuthorizeView(ctx, ss.p, a.ConversationID)
+		if err != nil {
+			return err
+		}
+		if c.State.Terminal() {
+			return &attendance.TransitionError{From: c.State, To: c.State}
+		}
+	}
+	b := encodeFrame(ServerFrame{Type: EventTyping, ConversationID: a.ConversationID, Data: rawJSON(TypingInfo{From: ss.p, Active: a.Active})})
+	for _, peer := range ss.srv.peers(a.ConversationID) {
+		if peer != ss {
+			peer.deliver(b, true)
+		}
+	}
+	return nil
+}
+
+// Notification intake, called by the dispatcher; none of these block.
+
+func (ss *Session) notifyConversation(n attendance.Notification) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	if old, ok := ss.pending[n.ConversationID]; !ok || n.Seq >= old.Seq {
+		ss.pending[n.ConversationID] = n
+	}
+	ss.mu.Unlock()
+	ss.schedule()
+}
+
+func (ss *Session) notifyQueue(queueID string) {
+	ss.mu.Lock()
+	ss.queues[queueID] = true
+	ss.mu.Unlock()
+	ss.schedule()
+}
+
+func (ss *Session) notifyAgent() {
+	ss.mu.Lock()
+	ss.agent = true
+	ss.mu.Unlock()
+	ss.schedule()
+}
+
+func (ss *Session) notifyReads(convID string) {
+	ss.mu.Lock()
+	ss.reads[convID] = true
+	ss.mu.Unlock()
+	ss.schedule()
+}
+
+// schedule puts the session on the run queue if it is ready, has work and
+// is not queued or running already.
+func (ss *Session) schedule() {
+	ss.mu.Lock()
+	run := !ss.closed && ss.ready && !ss.scheduled && ss.hasWork()
+	if run {
+		ss.scheduled = true
+	}
+	ss.mu.Unlock()
+	if run {
+		ss.srv.runq.push(ss)
+	}
+}
+
+func (ss *Session) hasWork() bool {
+	return len(ss.pending) > 0 || len(ss.reads) > 0 || len(ss.queues) > 0 || ss.agent || len(ss.watch) > 0 || ss.synced
+}
+
+// run is one pass of a worker over the session's pending work.
+func (ss *Session) run(ctx context.Context) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.scheduled = false
+		ss.mu.Unlock()
+		return
+	}
+	pending, reads, queues, agent, watch, synced := ss.pending, ss.reads, ss.queues, ss.agent, ss.watch, ss.synced
+	ss.pending = make(map[string]attendance.Notification)
+	ss.reads = make(map[string]bool)
+	ss.queues = make(map[string]bool)
+	ss.watch = make(map[string]int64)
+	ss.agent, ss.synced = false, false
+	ss.mu.Unlock()
+
+	ok := ss.pass(ctx, pending, reads, queues, agent, watch, synced)
+
+	ss.mu.Lock()
+	again := ok && !ss.closed && ss.hasWork()
+	ss.scheduled = again
+	ss.mu.Unlock()
+	if again {
+		ss.srv.runq.push(ss)
+	}
+}
+
+func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notification, reads, queues map[string]bool, agent bool, watch map[string]int64, synced bool) bool {
+	for id, seq := range watch {
+		if _, known := ss.convs[id]; known {
+			continue
+		}
+		if !ss.conversation(ctx, id, nil, seq, true, reads[id]) {
+			return false
+		}
+		delete(pending, id)
+		delete(reads, id)
+	}
+	if synced && !ss.emit(ServerFrame{Type: EventSynced}, false) {
+		return false
+	}
+	for id, n := range pending {
+		if !ss.conversation(ctx, id, &n, 0, false, reads[id]) {
+			return false
+		}
+		delete(reads, id)
+	}
+	for id := range reads {
+		if cs := ss.convs[id]; cs != nil && !ss.readMarks(ctx, id, cs) {
+			return false
+		}
+	}
+	for q := range queues {
+		if id, ok := ss.queued[q]; ok {
+			if cs := ss.convs[id]; cs != nil && !ss.queueStatus(ctx, id, cs) {
+				return false
+			}
+		}
+	}
+	if agent {
+		a, err := ss.srv.eng.Agent(ctx, ss.p, ss.p.ID)
+		if err == nil {
+			return ss.emit(ServerFrame{Type: EventAgent, Data: rawJSON(a)}, false)
+		}
+		if !errors.Is(err, attendance.ErrNotFound) && !errors.Is(err, attendance.ErrForbidden) {
+			return ss.engineFailed(err)
+		}
+	}
+	return true
+}
+
+// engineFailed closes the connection so the client reconnects and resumes:
+// a transient engine error must not leave a gap.
+func (ss *Session) engineFailed(err error) bool {
+	if ctx, ok := ss.srv.running(); ok && ctx.Err() == nil {
+		ss.srv.log.Warn("transport: engine read failed; closing connection for resume", "session", ss.id, "err", err)
+	}
+	ss.fail(CloseTryAgain, "temporary failure; reconnect and resume")
+	return false
+}
+
+// conversation brings the client up to date on one conversation: messages
+// after its cursor, then, when the state may have changed, the snapshot,
+// offer and queue position, and read marks when asked.
+func (ss *Session) conversation(ctx context.Context, id string, n *attendance.Notification, from int64, isWatch bool, reads bool) bool {
+	eng := ss.srv.eng
+	cs := ss.convs[id]
+	isNew := cs == nil
+	if isNew {
+		cs = &convState{seq: from}
+		// Index before reading, so no doorbell between the read and the
+		// index can be missed.
+		ss.srv.indexConversation(ss, id, true)
+		if ss.isClosed() {
+			return false
+		}
+		ss.convs[id] = cs
+	}
+	fetch := isNew || n == nil || n.Seq > cs.seq
+	snapshot := isNew
+	if fetch {
+		batch := ss.srv.cfg.HistoryBatch
+		for {
+			ms, err := eng.Messages(ctx, ss.p, id, cs.seq, batch)
+			if err != nil {
+				if gone(err) {
+					return ss.drop(id, cs, n, isNew)
+				}
+				return ss.engineFailed(err)
+			}
+			for i := range ms {
+				m := &ms[i]
+				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, Data: rawJSON(m)}, false) {
+					return false
+				}
+				cs.seq = m.Seq
+				if m.Kind == attendance.KindSystem {
+					snapshot = true
+				}
+			}
+			if len(ms) < batch {
+				break
+			}
+		}
+	}
+	if snapshot || (n != nil && n.State != "" && n.State != cs.state) {
+		c, err := eng.Conversation(ctx, ss.p, id)
+		if err != nil {
+			if gone(err) {
+				return ss.drop(id, cs, n, isNew)
+			}
+			return ss.engineFailed(err)
+		}
+		if !ss.snapshot(ctx, c, cs) {
+			return false
+		}
+	}
+	if isNew || reads || !fetch {
+		if !ss.readMarks(ctx, id, cs) {
+			return false
+		}
+	}
+	return true
+}
+
+// gone reports whether err means the principal can no longer read it.
+func gone(err error) bool {
+	return errors.Is(err, attendance.ErrForbidden) || errors.Is(err, attendance.ErrNotFound)
+}
+
+// drop forgets a conversation the principal can no longer read, telling
+// the client when it had been streaming it.
+func (ss *Session) drop(id string, cs *convState, n *attendance.Notification, isNew bool) bool {
+	delete(ss.convs, id)
+	ss.srv.indexConversation(ss, id, false)
+	if cs.queueID != "" {
+		ss.unqueue(cs)
+	}
+	if isNew {
+		return true
+	}
+	info := RemovedInfo{}
+	if n != nil {
+		info.State = n.State
+	}
+	return ss.emit(ServerFrame{Type: EventRemoved, ConversationID: id, Seq: cs.seq, Data: rawJSON(info)}, false)
+}
+
+func (ss *Session) unqueue(cs *convState) {
+	if ss.queued[cs.queueID] != "" {
+		delete(ss.queued, cs.queueID)
+		ss.srv.indexQueue(ss, cs.queueID, false)
+	}
+	cs.queueID = ""
+	cs.queue = QueueInfo{}
+}
+
+func (ss *Session) snapshot(ctx context.Context, c attendance.Conversation, cs *convState) bool {
+	if c.Version != cs.version || cs.state == "" {
+		cs.version, cs.state = c.Version, c.State
+		if !ss.emit(ServerFrame{Type: EventConversation, ConversationID: c.ID, Seq: c.LastSeq, Data: rawJSON(c)}, false) {
+			return false
+		}
+	}
+	if c.State == attendance.StateOffered && c.AgentID == ss.p.ID && cs.offered != c.Version {
+		cs.offered = c.Version
+		if !ss.emit(ServerFrame{Type: EventOffer, ConversationID: c.ID, Seq: c.LastSeq, Data: rawJSON(OfferInfo{Deadline: c.OfferDeadline, Conversation: c})}, false) {
+			return false
+		}
+	}
+	if ss.p.Role == attendance.RoleBeneficiary {
+		if c.State == attendance.StateQueued {
+			if cs.queueID != c.QueueID {
+				if cs.queueID != "" {
+					ss.unqueue(cs)
+				}
+				cs.queueID = c.QueueID
+				ss.queued[c.QueueID] = c.ID
+				ss.srv.indexQueue(ss, c.QueueID, true)
+			}
+			return ss.queueStatus(ctx, c.ID, cs)
+		}
+		if cs.queueID != "" {
+			ss.unqueue(cs)
+		}
+	}
+	return true
+}
+
+func (ss *Session) queueStatus(ctx context.Context, id string, cs *convState) bool {
+	st, err := ss.srv.eng.QueueStatus(ctx, ss.p, id)
+	if err != nil {
+		if gone(err) {
+			return true
+		}
+		return ss.engineFailed(err)
+	}
+	if st.Position == 0 {
+		return true
+	}
+	qi := queueInfo(st)
+	if qi == cs.queue {
+		return true
+	}
+	cs.queue = qi
+	return ss.emit(ServerFrame{Type: EventQueue, ConversationID: id, Seq: cs.seq, Data: rawJSON(qi)}, false)
+}
+
+func (ss *Session) readMarks(ctx context.Context, id string, cs *convState) bool {
+	marks, err := ss.srv.eng.ReadMarks(ctx, ss.p, id)
+	if err != nil {
+		if gone(err) {
+			return true
+		}
+		return ss.engineFailed(err)
+	}
+	for _, m := range marks {
+		if cs.reads == nil {
+			cs.reads = make(map[attendance.Principal]int64)
+		}
+		if m.Seq <= cs.reads[m.Participant] {
+			continue
+		}
+		cs.reads[m.Participant] = m.Seq
+		if !ss.emit(ServerFrame{Type: EventRead, ConversationID: id, Seq: m.Seq, Data: rawJSON(m)}, false) {
+			return false
+		}
+	}
+	return true
+}
+
+// replyCache remembers the last replies by request ID (oldest evicted).
+type replyCache struct {
+	ids  []string
+	next int
+	m    map[string][]byte
+}
+
+func newReplyCache(n int) replyCache {
+	return replyCache{ids: make([]string, n)}
+}
+
+func (c *replyCache) get(id string) ([]byte, bool) {
+	b, ok := c.m[id]
+	return b, ok
+}
+
+func (c *replyCache) put(id string, b []byte) {
+	if c.m == nil {
+		c.m = make(map[string][]byte, len(c.ids))
+	}
+	if old := c.ids[c.next]; old != "" {
+		delete(c.m, old)
+	}
+	c.ids[c.next] = id
+	c.m[id] = b
+	c.next = (c.next + 1) % len(c.ids)
+}
+
+// tokenBucket is a small rate limiter; not safe for concurrent use.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
