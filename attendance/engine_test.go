@@ -530,3 +530,27 @@ func TestSubscriptions(t *testing.T) {
 	_, err = benefSub.Next(ctx)
 	require.True(t, errors.Is(err, attendance.ErrClosed))
 }
+
+func TestStartStop(t *testing.T) {
+	f := newFixture(t)
+	f.agent("ana", 0, 1)
+	// A conversation written straight to the store (as another engine would)
+	// is routed when the engine starts and loads its index.
+	c := attendance.Conversation{ID: "elsewhere", BeneficiaryID: "maria", SubjectID: "duvida", QueueID: "geral", State: attendance.StateQueued,
+		ArrivedAt: f.clock.Now(), CreatedAt: f.clock.Now(), UpdatedAt: f.clock.Now()}
+	_, _, err := f.store.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: c, Opened: attendance.Message{
+		ID: "m-elsewhere", Kind: attendance.KindSystem, Sender: attendance.SystemPrincipal, CreatedAt: f.clock.Now(),
+		Event: &attendance.Event{Type: attendance.EventOpened, To: attendance.StateQueued}}})
+	require.NoError(t, err)
+
+	require.NoError(t, f.engine.Start(f.ctx))
+	require.ErrorIs(t, f.engine.Start(f.ctx), attendance.ErrInvalidArgument, "started twice")
+	require.Equal(t, "ana", f.conv("elsewhere").AgentID)
+
+	sub, err := f.engine.Subscribe(f.ctx, agentP("ana"), attendance.SubscribeParams{})
+	require.NoError(t, err)
+	require.NoError(t, f.engine.Stop(f.ctx))
+	_, err = sub.Next(f.ctx)
+	require.ErrorIs(t, err, attendance.ErrClosed, "Stop closes subscriptions")
+	require.NoError(t, f.engine.Stop(f.ctx), "stopping twice is harmless")
+}
