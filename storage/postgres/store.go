@@ -226,7 +226,10 @@ func (s *Store) migrate(ctx context.Context, target string) error {
 // connectError explains a failure to get a first connection.
 func connectError(ctx context.Context, target string, err error) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("postgres: open %s: no connection before the context ended: %w (%w)", target, ctx.Err(), err)
+		if errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("postgres: open %s: no answer from the server before the context ended: %w", target, err)
+		}
+		return fmt.Errorf("postgres: open %s: no answer from the server before the context ended: %w (%w)", target, ctx.Err(), err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

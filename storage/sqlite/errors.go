@@ -60,6 +60,8 @@ func translate(what string, err error) error {
 			return fmt.Errorf("sqlite: %s: database is read-only: %w", what, err)
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 			return fmt.Errorf("sqlite: %s: database file is corrupt or not a SQLite database: %w", what, err)
+		case sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("sqlite: %s: cannot open or create the file (does its directory exist, and may this process write there?): %w", what, err)
 		case sqlite3.SQLITE_FULL:
 			return fmt.Errorf("sqlite: %s: disk full: %w", what, err)
 		}

@@ -317,14 +317,14 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("sqlite: %s: application ID is %#x, want %#x: %w", what, appID, applicationID, ErrNotMosiaChat)
 	case version > len(ms):
 		return fmt.Errorf("sqlite: %s: schema version %d, this program knows up to %d: %w", what, version, len(ms), ErrSchemaTooNew)
-	case version == len(ms):
-		return nil
 	}
 	for _, m := range ms[version:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return translate(fmt.Sprintf("%s: migration %s", what, m.name), err)
 		}
 	}
+	// Written even when nothing changed: a file SQLite could only open
+	// read-only fails here, at open, rather than at the first write.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
 		return translate(what, err)
 	}
@@ -334,7 +334,9 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 	if err := tx.Commit(); err != nil {
 		return translate(what+": commit migration", err)
 	}
-	s.cfg.Logger.Info("sqlite: schema migrated", "path", s.path, "from", version, "to", len(ms))
+	if version < len(ms) {
+		s.cfg.Logger.Info("sqlite: schema migrated", "path", s.path, "from", version, "to", len(ms))
+	}
 	return nil
 }
 
