@@ -1,0 +1,191 @@
+package transport_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/transport"
+)
+
+var pdf = append([]byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n"), bytes.Repeat([]byte("stream data "), 200)...)
+
+// upload streams content as the "file" part of a multipart form.
+func (e *env) upload(role, id, conv, name string, content io.Reader) (*http.Response, transport.ErrorBody, attendance.Attachment) {
+	e.t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		_ = mw.WriteField("note", "ignored")
+		fw, err := mw.CreateFormFile("file", name)
+		if err == nil {
+			_, err = io.Copy(fw, content)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+"/attachments/?conversation_id="+conv, pr)
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if role != "" {
+		req.Header = header(role, id)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+	}
+	resp, err := e.http.Client().Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var eb transport.ErrorBody
+	var att attendance.Attachment
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusCreated {
+		require.NoError(e.t, json.Unmarshal(b, &att))
+	} else {
+		require.NoError(e.t, json.Unmarshal(b, &eb), string(b))
+	}
+	return resp, eb, att
+}
+
+func (e *env) download(role, id, blobID string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.http.URL+"/attachments/"+blobID, nil)
+	require.NoError(e.t, err)
+	req.Header = header(role, id)
+	resp, err := e.http.Client().Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp, b
+}
+
+// blobFiles lists what the blob store holds on disk.
+func (e *env) blobFiles() []string {
+	entries, err := os.ReadDir(e.blobs)
+	require.NoError(e.t, err)
+	var out []string
+	for _, de := range entries {
+		out = append(out, de.Name())
+	}
+	return out
+}
+
+func TestAttachments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile}})
+	ctx := ctxT(t)
+	ana, ben := e.dial("agent", "ana"), e.dial("beneficiary", "b1")
+	anaEv := record(ana)
+	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+	conv := startChat(t, ctx, ben, ana, anaEv, "billing")
+
+	// A PDF with a hostile name: stored, named safely, with its checksum.
+	resp, eb, att := e.upload("beneficiary", "b1", conv, `..\..//../etc/rel"at;ório.exe`, bytes.NewReader(pdf))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, eb.Message)
+	sum := sha256.Sum256(pdf)
+	require.Equal(t, hex.EncodeToString(sum[:]), att.SHA256)
+	require.Equal(t, int64(len(pdf)), att.Size)
+	require.Equal(t, "application/pdf", att.ContentType)
+	require.Equal(t, "relatório.pdf", att.Name)
+
+	// Sent as a message; the agent sees it and downloads the same bytes.
+	msg, err := ben.Send(ctx, transport.SendParams{ConversationID: conv, Attachment: &transport.AttachmentRef{BlobID: att.BlobID}})
+	require.NoError(t, err)
+	require.Equal(t, attendance.KindAttachment, msg.Kind)
+	require.Equal(t, att, *msg.Attachment)
+	anaEv.wait(t, "attachment", func(r *recorder) bool {
+		for _, m := range r.msgs[conv] {
+			if m.Kind == attendance.KindAttachment {
+				return true
+			}
+		}
+		return false
+	})
+	dl, body := e.download("agent", "ana", att.BlobID)
+	require.Equal(t, http.StatusOK, dl.StatusCode)
+	require.Equal(t, pdf, body)
+	require.Equal(t, "application/pdf", dl.Header.Get("Content-Type"))
+	require.Equal(t, "nosniff", dl.Header.Get("X-Content-Type-Options"))
+	require.Contains(t, dl.Header.Get("Content-Disposition"), "attachment")
+
+	// Not a participant: forbidden. No credentials: unauthenticated.
+	dl, _ = e.download("beneficiary", "b2", att.BlobID)
+	require.Equal(t, http.StatusForbidden, dl.StatusCode)
+	dl, _ = e.download("agent", "other", att.BlobID)
+	require.Equal(t, http.StatusForbidden, dl.StatusCode)
+	dl, _ = e.download("bad", "x", att.BlobID)
+	require.Equal(t, http.StatusUnauthorized, dl.StatusCode)
+	dl, _ = e.download("agent", "ana", "../../etc/passwd")
+	require.Equal(t, http.StatusNotFound, dl.StatusCode)
+
+	// A blob cannot be sent by someone else or to another conversation.
+	b2 := e.dial("beneficiary", "b2")
+	conv2, err := b2.Open(ctx, "billing")
+	require.NoError(t, err)
+	_, err = b2.Send(ctx, transport.SendParams{ConversationID: conv2.ID, Attachment: &transport.AttachmentRef{BlobID: att.BlobID}})
+	requireClientCode(t, err, transport.CodeForbidden)
+	_, err = ben.Send(ctx, transport.SendParams{ConversationID: conv, Attachment: &transport.AttachmentRef{BlobID: "0123456789abcdef0123456789abcdef"}})
+	requireClientCode(t, err, transport.CodeNotFound)
+
+	stored := len(e.blobFiles())
+	require.Equal(t, 2, stored) // one blob and its metadata
+
+	// Refusals store nothing.
+	refusals := []struct {
+		name    string
+		role    string
+		who     string
+		conv    string
+		content io.Reader
+		status  int
+		code    transport.Code
+	}{
+		{"invoice.pdf", "beneficiary", "b1", conv, bytes.NewReader(append([]byte("MZ\x90\x00\x03"), make([]byte, 2000)...)), http.StatusUnsupportedMediaType, transport.CodeUnsupportedType},
+		{"invoice.pdf", "beneficiary", "b1", conv, bytes.NewReader(append([]byte("\x7fELF\x02\x01"), make([]byte, 2000)...)), http.StatusUnsupportedMediaType, transport.CodeUnsupportedType},
+		{"page.pdf", "beneficiary", "b1", conv, strings.NewReader("<html><script>alert(1)</script></html>"), http.StatusUnsupportedMediaType, transport.CodeUnsupportedType},
+		{"big.pdf", "beneficiary", "b1", conv, io.MultiReader(bytes.NewReader(pdf), bytes.NewReader(make([]byte, 2<<20))), http.StatusRequestEntityTooLarge, transport.CodeTooLarge},
+		{"x.pdf", "beneficiary", "b2", conv, bytes.NewReader(pdf), http.StatusForbidden, transport.CodeForbidden},
+		{"x.pdf", "bad", "x", conv, bytes.NewReader(pdf), http.StatusUnauthorized, transport.CodeUnauthenticated},
+		{"x.pdf", "beneficiary", "b1", "nope", bytes.NewReader(pdf), http.StatusNotFound, transport.CodeNotFound},
+		{"empty.pdf", "beneficiary", "b1", conv, strings.NewReader(""), http.StatusBadRequest, transport.CodeInvalidArgument},
+	}
+	for _, r := range refusals {
+		resp, eb, _ := e.upload(r.role, r.who, r.conv, r.name, r.content)
+		require.Equal(t, r.status, resp.StatusCode, "%s: %s", r.name, eb.Message)
+		require.Equal(t, r.code, eb.Code, r.name)
+	}
+	require.Len(t, e.blobFiles(), stored, "refused uploads left files: %v", e.blobFiles())
+}
+
+func TestSafeFileName(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, ctype, want string }{
+		{"report.pdf", "application/pdf", "report.pdf"},
+		{"../../etc/passwd", "text/plain; charset=utf-8", "passwd.txt"},
+		{`C:\Users\x\photo.JPG`, "image/jpeg", "photo.jpg"},
+		{"virus.exe", "application/pdf", "virus.pdf"},
+		{"..", "image/png", "file.png"},
+		{"", "image/png", "file.png"},
+		{".htaccess", "text/plain; charset=utf-8", "htaccess.txt"},
+		{"a\x00b\nc\u202e.pdf", "application/pdf", "abc.pdf"},
+		{"CON.txt", "text/plain; charset=utf-8", "_CON.txt"},
+		{`we"ird;name%.png`, "image/png", "weirdname.png"},
+		{strings.Repeat("é", 200) + ".pdf", "application/pdf", strings.Repeat("é", 48) + ".pdf"},
+	} {
+		got := transport.SafeFileName(c.in, c.ctype)
+		require.Equal(t, c.want, got, c.in)
+		require.LessOrEqual(t, len(got), 100)
+	}
+}
