@@ -293,7 +293,7 @@ func (r *Registry) Fetch(ctx context.Context, params FetchParams) ([]WidgetResul
 	if err != nil {
 		return nil, err
 	}
-	conv, err := r.authorize(ctx, params.Principal, params.ConversationID)
+	conv, err := Authorize(ctx, r.access, params.Principal, params.ConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -344,11 +344,15 @@ func (r *Registry) selectWidgets(profile attendance.Profile, only []string) ([]W
 	return out, nil
 }
 
-// authorize asks Access, then checks again here that only an agent holding
-// the conversation (offered or active) or a supervisor fetches widgets:
-// widgets show data for agents, not for beneficiaries.
-func (r *Registry) authorize(ctx context.Context, p attendance.Principal, conversationID string) (attendance.Conversation, error) {
-	conv, err := r.access.AuthorizeView(ctx, p, conversationID)
+// Authorize is the check every read in the panel's side area goes through
+// (widgets, beneficiary data, occurrences, journey): it asks a for the
+// conversation, then allows only a supervisor, or the agent to whom the
+// conversation is offered or assigned (state offered or active). A
+// beneficiary, the system principal, another agent, or the same agent after
+// the conversation left them get an error matching attendance.ErrForbidden;
+// a's other errors (attendance.ErrNotFound, ...) are wrapped.
+func Authorize(ctx context.Context, a Access, p attendance.Principal, conversationID string) (attendance.Conversation, error) {
+	conv, err := a.AuthorizeView(ctx, p, conversationID)
 	if err != nil {
 		return attendance.Conversation{}, fmt.Errorf("widgets: conversation %q: %w", conversationID, err)
 	}
@@ -357,10 +361,10 @@ func (r *Registry) authorize(ctx context.Context, p attendance.Principal, conver
 		return attendance.Conversation{}, fmt.Errorf("widgets: access returned conversation %q for %q: %w", conv.ID, conversationID, attendance.ErrForbidden)
 	case p.Role == attendance.RoleSupervisor:
 		return conv, nil
-	case p.Role == attendance.RoleAgent && conv.AgentID == p.ID && conv.State.HoldsAgent():
+	case p.Role == attendance.RoleAgent && p.ID != "" && conv.AgentID == p.ID && conv.State.HoldsAgent():
 		return conv, nil
 	}
-	return attendance.Conversation{}, fmt.Errorf("widgets: %s %q may not fetch widgets of conversation %q: %w", p.Role, p.ID, conversationID, attendance.ErrForbidden)
+	return attendance.Conversation{}, fmt.Errorf("widgets: %s %q may not see the panel data of conversation %q: %w", p.Role, p.ID, conversationID, attendance.ErrForbidden)
 }
 
 // flightResult is what one provider call yields to every caller sharing it.
