@@ -16,9 +16,16 @@ import (
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/memory"
 	"github.com/mosiachat/mosiachat/widgets"
 	"github.com/mosiachat/mosiachat/widgets/examplewidgets"
-	"github.com/mosiachat/mosiachat/widgets/memdata"
+)
+
+// The demo's people. The example widgets invent data from the beneficiary ID.
+const (
+	beneficiaryID = "ben-0001"
+	agentID       = "ana"
+	otherAgentID  = "bruno"
 )
 
 func main() {
@@ -28,12 +35,15 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	now := time.Now()
-	// In a real host the engine authorizes fetches (it implements
-	// widgets.Access); here an in-memory demo stands in for it.
-	demo := memdata.NewDemo(now)
+	// The engine authorizes every widget fetch: it implements
+	// widgets.Access. Here it runs on the in-memory store with one agent and
+	// one conversation, which the agent accepts.
+	engine, conversationID, err := demoEngine(ctx)
+	if err != nil {
+		return err
+	}
 
-	reg, err := widgets.NewRegistry(demo.Conversations, &widgets.Config{
+	reg, err := widgets.NewRegistry(engine, &widgets.Config{
 		DefaultTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -73,36 +83,74 @@ func run(ctx context.Context) error {
 	}
 
 	// 3. The agent's profile lists the widgets they may see, in order.
-	profile := attendance.Profile{
-		Min: 1, Max: 3, Queues: []string{"financeiro"},
-		Widgets: []string{"carencias", examplewidgets.BankSlipsID, examplewidgets.CopayStatementID, examplewidgets.UsageStatementID, "reembolsos"},
+	agent, err := engine.Agent(ctx, attendance.AgentPrincipal(agentID), agentID)
+	if err != nil {
+		return err
 	}
-	if err := reg.CheckProfile(profile); err != nil {
+	if err := reg.CheckProfile(agent.Profile); err != nil {
 		return err
 	}
 
 	// 4. The panel fetches them all for the conversation being served.
 	results, err := reg.Fetch(ctx, widgets.FetchParams{
-		Principal:      attendance.AgentPrincipal(memdata.DemoAgentID),
-		Profile:        profile,
-		ConversationID: memdata.DemoConversationID,
+		Principal:      attendance.AgentPrincipal(agentID),
+		Profile:        agent.Profile,
+		ConversationID: conversationID,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Widgets de %s na conversa %s:\n\n", memdata.DemoAgentID, memdata.DemoConversationID)
+	fmt.Printf("Widgets de %s no atendimento de %s:\n\n", agentID, beneficiaryID)
 	if err := widgets.WriteText(os.Stdout, results); err != nil {
 		return err
 	}
 
 	// Another agent cannot see this conversation's widgets.
 	_, err = reg.Fetch(ctx, widgets.FetchParams{
-		Principal:      attendance.AgentPrincipal(memdata.DemoOtherAgentID),
-		Profile:        profile,
-		ConversationID: memdata.DemoConversationID,
+		Principal:      attendance.AgentPrincipal(otherAgentID),
+		Profile:        agent.Profile,
+		ConversationID: conversationID,
 	})
-	fmt.Printf("\n%s tentando ver os widgets: forbidden=%v\n", memdata.DemoOtherAgentID, errors.Is(err, attendance.ErrForbidden))
+	fmt.Printf("\n%s tentando ver os widgets: forbidden=%v\n", otherAgentID, errors.Is(err, attendance.ErrForbidden))
 	return nil
+}
+
+// demoEngine wires an engine on the in-memory store: one queue, one agent
+// whose profile lists the widgets, online; a beneficiary opens a chat about
+// bank slips and the agent accepts it.
+func demoEngine(ctx context.Context) (*attendance.Engine, string, error) {
+	engine, err := attendance.New(memory.New(), &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "financeiro", Name: "Financeiro"}},
+		Subjects:        []attendance.Subject{{ID: "boletos", Name: "Boletos e pagamentos", QueueID: "financeiro"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "resolvido", Label: "Resolvido"}},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	profile := attendance.Profile{
+		Min: 1, Max: 3, Queues: []string{"financeiro"},
+		Widgets: []string{"carencias", examplewidgets.BankSlipsID, examplewidgets.CopayStatementID, examplewidgets.UsageStatementID, "reembolsos"},
+	}
+	ana := attendance.AgentPrincipal(agentID)
+	if _, err := engine.UpsertAgent(ctx, attendance.AgentParams{ID: agentID, Name: "Ana Lima", Profile: profile}); err != nil {
+		return nil, "", err
+	}
+	if _, err := engine.UpsertAgent(ctx, attendance.AgentParams{ID: otherAgentID, Name: "Bruno Dias", Profile: profile}); err != nil {
+		return nil, "", err
+	}
+	if _, err := engine.SetPresence(ctx, ana, attendance.PresenceOnline); err != nil {
+		return nil, "", err
+	}
+	conv, err := engine.Open(ctx, attendance.BeneficiaryPrincipal(beneficiaryID), attendance.OpenParams{SubjectID: "boletos"})
+	if err != nil {
+		return nil, "", err
+	}
+	if conv.State == attendance.StateOffered {
+		if conv, err = engine.Accept(ctx, ana, conv.ID); err != nil {
+			return nil, "", err
+		}
+	}
+	return engine, conv.ID, nil
 }
 
 // gracePeriods is a whole provider: it reads the request, asks "the host's
@@ -140,7 +188,7 @@ func gracePeriods(ctx context.Context, req widgets.Request) (widgets.Result, err
 
 // planStart and graceDays stand in for the host's plan system.
 var planStart = map[string]widgets.Date{
-	memdata.DemoBeneficiaryID: widgets.NewDate(2019, time.March, 1),
+	beneficiaryID: widgets.NewDate(2019, time.March, 1),
 }
 
 var graceDays = []struct {
