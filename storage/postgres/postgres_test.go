@@ -71,3 +71,34 @@ func TestConformance(t *testing.T) {
 	testDSN(t)
 	storagetest.Run(t, func(t *testing.T) attendance.Store { return openTest(t, nil) })
 }
+
+// TestSeveralEngines runs three engines, each on its own Store (its own
+// pool), on one schema.
+func TestSeveralEngines(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	runSeveralEngines(t, func(t *testing.T) attendance.Store {
+		return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
+	})
+}
+
+// crashSchemaEnv tells the child of TestDurabilityAfterSIGKILL which schema
+// to write; the DSN is MOSIA_TEST_POSTGRES_DSN.
+const crashSchemaEnv = "MOSIA_CRASH_POSTGRES_SCHEMA"
+
+// childStore opens the schema the parent named.
+func childStore(t *testing.T) attendance.Store {
+	s, err := postgres.Open(t.Context(), testDSN(t), &postgres.Config{Schema: os.Getenv(crashSchemaEnv), MaxConns: 8})
+	require.NoError(t, err)
+	return s
+}
+
+// TestDurabilityAfterSIGKILL: every send that returned before the writer
+// process was killed is in the database.
+func TestDurabilityAfterSIGKILL(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	runDurability(t, []string{crashSchemaEnv + "=" + schema}, func(t *testing.T) attendance.Store {
+		return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
+	})
+}

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -29,4 +30,40 @@ func TestConformance(t *testing.T) {
 // write has its own transaction.
 func TestConformanceNoBatch(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) attendance.Store { return openTemp(t, &sqlite.Config{MaxBatch: 1}) })
+}
+
+// TestSeveralEngines runs three engines, each on its own Store (its own
+// writer and connections), on one file.
+func TestSeveralEngines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat.db")
+	runSeveralEngines(t, func(t *testing.T) attendance.Store { return openAt(t, path) })
+}
+
+// crashPathEnv tells the child of TestDurabilityAfterSIGKILL which file to
+// write.
+const crashPathEnv = "MOSIA_CRASH_SQLITE_PATH"
+
+// childStore opens the file the parent named.
+func childStore(t *testing.T) attendance.Store {
+	s, err := sqlite.Open(t.Context(), os.Getenv(crashPathEnv), nil)
+	require.NoError(t, err)
+	return s
+}
+
+// TestDurabilityAfterSIGKILL: every send that returned before the writer
+// process was killed is in the file when it is opened again. (SIGKILL
+// proves that success is reported only after the commit; surviving a power
+// loss also needs the fsync of synchronous=FULL, which a test cannot show.)
+func TestDurabilityAfterSIGKILL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat.db")
+	runDurability(t, []string{crashPathEnv + "=" + path}, func(t *testing.T) attendance.Store { return openAt(t, path) })
+}
+
+// openAt opens the file at path, closed at the end of the test.
+func openAt(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
 }
