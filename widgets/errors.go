@@ -37,6 +37,7 @@ type ResultError struct {
 	Reason string
 }
 
+// Error names the widget, the path and the reason.
 func (e *ResultError) Error() string {
 	if e.WidgetID == "" {
 		return fmt.Sprintf("widgets: malformed result: %s: %s", e.Path, e.Reason)
@@ -59,6 +60,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the widget, not the panic value.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("widgets: provider of widget %q panicked", e.WidgetID)
 }

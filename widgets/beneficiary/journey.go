@@ -29,6 +29,7 @@ type PageTokenError struct {
 	Reason string
 }
 
+// Error says why the token was rejected.
 func (e *PageTokenError) Error() string { return "beneficiary: invalid page token: " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalidPageToken) true.

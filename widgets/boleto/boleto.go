@@ -31,6 +31,7 @@ type CheckDigitError struct {
 	Want, Got int
 }
 
+// Error names the part and both digits.
 func (e *CheckDigitError) Error() string {
 	return fmt.Sprintf("boleto: %s check digit is %d, want %d", e.Part, e.Got, e.Want)
 }

@@ -17,9 +17,13 @@ import (
 
 // Widget IDs, to list in attendance.Profile.Widgets.
 const (
+	// UsageStatementID is the usage statement (extrato de utilização).
 	UsageStatementID = "extrato-utilizacao"
+	// CopayStatementID is the co-payment statement (extrato de
+	// coparticipação).
 	CopayStatementID = "extrato-coparticipacao"
-	BankSlipsID      = "boletos"
+	// BankSlipsID is the bank slips (boletos).
+	BankSlipsID = "boletos"
 )
 
 // Config tunes the example providers. A nil *Config is the same as the zero

@@ -211,6 +211,7 @@ type ConfigError struct {
 	Detail string
 }
 
+// Error says what is wrong and where.
 func (e *ConfigError) Error() string {
 	var where []string
 	if e.Line > 0 {
