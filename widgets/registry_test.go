@@ -569,3 +569,72 @@ func TestWidgetResultJSON(t *testing.T) {
 	require.Equal(t, widgets.NewDate(2026, 3, 10), back.Fields[0].Value.Date)
 	require.NoError(t, back.Validate())
 }
+
+// TestRegisterWhileFetching: registrations and fetches interleave safely.
+func TestRegisterWhileFetching(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, &widgets.Config{CacheTTL: -1})
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("w%02d", i)
+	}
+	profile := attendance.Profile{Widgets: ids}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, id := range ids {
+			if err := h.reg.Register(widgets.Widget{ID: id, Title: id, Provider: staticProvider("")}); err != nil {
+				panic(err)
+			}
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			for range 20 {
+				res, err := h.reg.Fetch(t.Context(), widgets.FetchParams{Principal: agentAna, Profile: profile, ConversationID: "c1"})
+				if err != nil {
+					panic(err)
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						panic(r.Err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, h.reg.Available(profile), len(ids))
+}
+
+// TestCacheIsBounded: with room for two entries, a third conversation
+// evicts the entry closest to expiry.
+func TestCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	convs := []attendance.Conversation{activeConv("c1"), activeConv("c2"), activeConv("c3")}
+	h := newHarness(t, &widgets.Config{MaxCacheEntries: 2, CacheTTL: time.Minute}, convs...)
+	calls := map[string]int{}
+	var mu sync.Mutex
+	require.NoError(t, h.reg.Register(widgets.Widget{
+		ID: "fast", Title: "Rápido",
+		Provider: widgets.ProviderFunc(func(ctx context.Context, req widgets.Request) (widgets.Result, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[req.Conversation.ID]++
+			return widgets.Result{}, nil
+		}),
+	}))
+	fetch := func(conv string) bool {
+		res, err := h.reg.Fetch(t.Context(), widgets.FetchParams{Principal: agentAna, Profile: profileAll, ConversationID: conv})
+		require.NoError(t, err)
+		return res[0].Cached
+	}
+	require.False(t, fetch("c1"))
+	h.clock.Advance(time.Second)
+	require.False(t, fetch("c2"))
+	h.clock.Advance(time.Second)
+	require.False(t, fetch("c3")) // evicts c1, the soonest to expire
+	require.True(t, fetch("c2"))
+	require.True(t, fetch("c3"))
+	require.False(t, fetch("c1"))
+	require.Equal(t, map[string]int{"c1": 2, "c2": 1, "c3": 1}, calls)
+}
