@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,16 +76,44 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 	if err := validateListConversations(filter); err != nil {
 		return nil, err
 	}
-	states := make([]string, len(filter.States))
-	for i, st := range filter.States {
-		states[i] = string(st)
+	// The query holds only the conditions in use, so that each shape gets
+	// a plan that uses its index (a catch-all "$1 = '' OR ..." would not).
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	var limit any
+	if len(filter.States) > 0 {
+		states := make([]string, len(filter.States))
+		for i, st := range filter.States {
+			states[i] = string(st)
+		}
+		where = append(where, "state = ANY("+arg(states)+"::text[])")
+	}
+	if filter.QueueID != "" {
+		where = append(where, "queue_id = "+arg(filter.QueueID))
+	}
+	if filter.AgentID != "" {
+		where = append(where, "agent_id = "+arg(filter.AgentID))
+	}
+	if filter.BeneficiaryID != "" {
+		where = append(where, "beneficiary_id = "+arg(filter.BeneficiaryID))
+	}
+	if !filter.OfferExpiredAt.IsZero() {
+		where = append(where, "state = 'offered' AND offer_deadline <= "+arg(normTime(filter.OfferExpiredAt)))
+	}
+	q := s.q.listConversations
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY priority DESC, arrived_at, id"
 	if filter.Limit > 0 {
-		limit = filter.Limit
+		q += " LIMIT " + arg(filter.Limit)
 	}
-	rows, err := s.pool.Query(ctx, s.q.listConversations, states, filter.QueueID, filter.AgentID, filter.BeneficiaryID,
-		timeArg(filter.OfferExpiredAt), limit)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, translate("list conversations", err)
 	}

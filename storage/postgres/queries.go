@@ -57,14 +57,7 @@ func newQueries(schema string) queries {
 			state = $2, agent_id = $3, last_agent_id = $4, queue_id = $5, offer_deadline = $6,
 			transfer_note = $7, final_reason = $8, final_note = $9, last_seq = $10, version = $11, updated_at = $12
 			WHERE id = $1 AND version = $13`,
-		listConversations: `SELECT ` + convCols + ` FROM {{s}}.conversations
-			WHERE (cardinality($1::text[]) = 0 OR state = ANY($1))
-			  AND ($2 = '' OR queue_id = $2)
-			  AND ($3 = '' OR agent_id = $3)
-			  AND ($4 = '' OR beneficiary_id = $4)
-			  AND ($5::timestamptz IS NULL OR (state = 'offered' AND offer_deadline <= $5))
-			ORDER BY priority DESC, arrived_at, id
-			LIMIT $6`,
+		listConversations: `SELECT ` + convCols + ` FROM {{s}}.conversations`,
 
 		insertMessage: `INSERT INTO {{s}}.messages (` + msgCols + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -72,12 +65,15 @@ func newQueries(schema string) queries {
 		// statement: the UPDATE locks the conversation row, so concurrent
 		// appends to one conversation line up, and nothing happens when
 		// the state is not one of $2 or the idempotency key was used.
+		// "idempotency_key <> ''" lets the planner use the partial unique
+		// index even in a generic plan.
 		appendMessage: `WITH c AS (
 				UPDATE {{s}}.conversations SET last_seq = last_seq + 1
 				WHERE id = $1 AND state = ANY($2::text[])
 				  AND ($10::text = '' OR NOT EXISTS (
 					SELECT 1 FROM {{s}}.messages m
-					WHERE m.conversation_id = $1 AND m.sender_role = $5 AND m.sender_id = $6 AND m.idempotency_key = $10))
+					WHERE m.conversation_id = $1 AND m.sender_role = $5 AND m.sender_id = $6
+					  AND m.idempotency_key = $10 AND m.idempotency_key <> ''))
 				RETURNING last_seq)
 			INSERT INTO {{s}}.messages (` + msgCols + `)
 			SELECT $1, c.last_seq, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::timestamptz FROM c
