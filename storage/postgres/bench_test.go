@@ -128,7 +128,7 @@ const benchBody = "Bom dia, preciso da segunda via do boleto de março, por favo
 // senders, each sender writing to its own conversation.
 func BenchmarkAppend(b *testing.B) {
 	for _, senders := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
 			s := benchStore(b)
 			createQueued(b, s, senders)
 			ctx := context.Background()
@@ -143,7 +143,7 @@ func BenchmarkAppend(b *testing.B) {
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raw/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			pool, schema := openRaw(b)
 			ctx := context.Background()
 			seqs := make([]atomic.Int64, senders)
@@ -166,7 +166,7 @@ func BenchmarkAppend(b *testing.B) {
 // anything.
 func BenchmarkOffer(b *testing.B) {
 	for _, senders := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
 			s := benchStore(b)
 			ctx := context.Background()
 			for g := range senders {
@@ -189,7 +189,7 @@ func BenchmarkOffer(b *testing.B) {
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raw/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			pool, schema := openRaw(b)
 			ctx := context.Background()
 			for g := range senders {

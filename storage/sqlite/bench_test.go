@@ -121,7 +121,7 @@ const benchBody = "Bom dia, preciso da segunda via do boleto de março, por favo
 // senders, each sender writing to its own conversation.
 func BenchmarkAppend(b *testing.B) {
 	for _, senders := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
 			s := benchStore(b)
 			createQueued(b, s, senders)
 			ctx := context.Background()
@@ -137,7 +137,7 @@ func BenchmarkAppend(b *testing.B) {
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raw/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			db := openRaw(b)
 			seqs := make([]atomic.Int64, senders)
 			runSenders(b, senders, "msgs/s", func(g, i int) error {
@@ -158,7 +158,7 @@ func BenchmarkAppend(b *testing.B) {
 // plain statements, without reading or checking anything.
 func BenchmarkOffer(b *testing.B) {
 	for _, senders := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
 			s := benchStore(b)
 			ctx := context.Background()
 			for g := range senders {
@@ -181,7 +181,7 @@ func BenchmarkOffer(b *testing.B) {
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raw/senders=%d", senders), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			db := openRaw(b)
 			for g := range senders {
 				_, err := db.Exec(`INSERT INTO agents (id, load) VALUES (?, 0)`, "a"+strconv.Itoa(g))
