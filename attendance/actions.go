@@ -34,25 +34,18 @@ func (e *Engine) UpsertAgent(ctx context.Context, params AgentParams) (Agent, er
 	if err != nil {
 		return Agent{}, err
 	}
-	e.agentChanged(ctx, a)
+	e.agentChanged(ctx, a.ID)
 	return a, nil
 }
 
-// agentChanged updates the index with a, routes and publishes.
-func (e *Engine) agentChanged(ctx context.Context, a Agent) {
-	notes := []Notification{{Kind: NotifyAgent, AgentIDs: []string{a.ID}}}
-	e.mu.Lock()
-	err := e.ensureLoaded(ctx)
-	if err == nil {
-		e.setAgent(a)
-		err = e.routeLocked(ctx, &notes)
-	}
-	e.mu.Unlock()
+// agentChanged re-reads an agent into the index (the value the caller holds
+// may already be stale), routes and publishes.
+func (e *Engine) agentChanged(ctx context.Context, id string) {
+	notes := []Notification{{Kind: NotifyAgent, AgentIDs: []string{id}}}
+	err := e.update(ctx, notes, func(ctx context.Context) error { return e.refreshAgent(ctx, id) })
 	if err != nil {
-		e.markResync()
-		e.log.Warn("attendance: routing after an agent change failed", "agent", a.ID, "err", err)
+		e.log.Warn("attendance: routing after an agent change failed", "agent", id, "err", err)
 	}
-	e.publish(ctx, notes...)
 }
 
 // Agent returns an agent. Agents read themselves; supervisors read anyone.
@@ -98,7 +91,7 @@ func (e *Engine) SetPresence(ctx context.Context, p Principal, presence Presence
 			return a, err
 		}
 	}
-	e.agentChanged(ctx, a)
+	e.agentChanged(ctx, a.ID)
 	return a, nil
 }
 
@@ -148,7 +141,7 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 		return Conversation{}, err
 	}
 	e.commit(ctx, Conversation{ID: c.ID}, c)
-	return e.store.GetConversation(ctx, c.ID)
+	return e.reread(ctx, c.ID)
 }
 
 // protocolNumber is the human-facing attendance number: the date and the
@@ -212,7 +205,7 @@ func (e *Engine) Decline(ctx context.Context, p Principal, conversationID string
 		return Conversation{}, err
 	}
 	e.commit(ctx, c, after)
-	return e.store.GetConversation(ctx, c.ID)
+	return e.reread(ctx, c.ID)
 }
 
 // TransferParams hand an active conversation to a queue or an agent.
@@ -272,7 +265,7 @@ func (e *Engine) Transfer(ctx context.Context, p Principal, params TransferParam
 		return Conversation{}, err
 	}
 	e.commit(ctx, c, after)
-	return e.store.GetConversation(ctx, c.ID)
+	return e.reread(ctx, c.ID)
 }
 
 // FinalizeParams close a conversation.
@@ -341,5 +334,13 @@ func (e *Engine) Leave(ctx context.Context, p Principal, conversationID string) 
 		return Conversation{}, err
 	}
 	e.commit(ctx, c, after)
-	return after, nil
+	return redactConversation(p, after), nil
+}
+
+// reread returns a conversation as it is after a write the caller made. The
+// write has happened, so a caller cancelled meanwhile still gets its result.
+func (e *Engine) reread(ctx context.Context, id string) (Conversation, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postCommitTimeout)
+	defer cancel()
+	return e.store.GetConversation(ctx, id)
 }

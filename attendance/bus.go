@@ -64,8 +64,12 @@ func NewLocalBus() *LocalBus { return &LocalBus{handlers: make(map[int]func(Noti
 // Publish calls every handler with n.
 func (b *LocalBus) Publish(_ context.Context, n Notification) error {
 	b.mu.RLock()
-	defer b.mu.RUnlock()
+	handlers := make([]func(Notification), 0, len(b.handlers))
 	for _, h := range b.handlers {
+		handlers = append(handlers, h)
+	}
+	b.mu.RUnlock()
+	for _, h := range handlers {
 		h(n)
 	}
 	return nil

@@ -38,6 +38,10 @@ func (e *Engine) conversationFor(ctx context.Context, p Principal, id string, wr
 		if c.AgentID == p.ID && c.State.HoldsAgent() {
 			return c, nil
 		}
+		if write && c.State.Terminal() && c.LastAgentID == p.ID {
+			// Their own conversation, closed: say so rather than forbid.
+			return Conversation{}, &TransitionError{From: c.State, To: c.State}
+		}
 	}
 	return Conversation{}, fmt.Errorf("%w: %s %s on conversation %s", ErrForbidden, p.Role, p.ID, id)
 }
@@ -68,9 +72,35 @@ func (e *Engine) AuthorizeView(ctx context.Context, p Principal, conversationID 
 	return e.conversationFor(ctx, p, conversationID, false)
 }
 
-// Conversation returns one conversation p may read.
+// Conversation returns one conversation p may read. Beneficiaries do not
+// see the agents' internal notes (transfer and finalize notes).
 func (e *Engine) Conversation(ctx context.Context, p Principal, id string) (Conversation, error) {
-	return e.conversationFor(ctx, p, id, false)
+	c, err := e.conversationFor(ctx, p, id, false)
+	return redactConversation(p, c), err
+}
+
+// redactConversation hides the agents' internal notes from a beneficiary.
+func redactConversation(p Principal, c Conversation) Conversation {
+	if p.Role == RoleBeneficiary {
+		c.TransferNote, c.FinalNote = "", ""
+	}
+	return c
+}
+
+// redactMessages hides the notes of transfer and finalize events from a
+// beneficiary. It copies only what it changes.
+func redactMessages(p Principal, ms []Message) []Message {
+	if p.Role != RoleBeneficiary {
+		return ms
+	}
+	for i := range ms {
+		if ev := ms[i].Event; ev != nil && ev.Note != "" {
+			redacted := *ev
+			redacted.Note = ""
+			ms[i].Event = &redacted
+		}
+	}
+	return ms
 }
 
 // ConversationsFilter selects conversations for Conversations.
@@ -108,7 +138,11 @@ func (e *Engine) Conversations(ctx context.Context, p Principal, f Conversations
 			return nil, fmt.Errorf("%w: unknown state %q", ErrInvalidArgument, s)
 		}
 	}
-	return e.store.ListConversations(ctx, lf)
+	cs, err := e.store.ListConversations(ctx, lf)
+	for i := range cs {
+		cs[i] = redactConversation(p, cs[i])
+	}
+	return cs, err
 }
 
 // SendParams send a message.
@@ -128,6 +162,9 @@ type SendParams struct {
 // open, the agent while it is active with them. It returns the stored
 // message, the first one when IdempotencyKey repeats.
 func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Message, error) {
+	if p.Role == RoleSystem {
+		return Message{}, fmt.Errorf("%w: the system principal does not send messages", ErrForbidden)
+	}
 	if err := e.checkBody(params); err != nil {
 		return Message{}, err
 	}
@@ -138,9 +175,6 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	states := []State{StateActive}
 	if p.Role == RoleBeneficiary {
 		states = []State{StateQueued, StateOffered, StateActive}
-	}
-	if c.State.Terminal() {
-		return Message{}, &TransitionError{From: c.State, To: c.State}
 	}
 	kind := KindText
 	if params.Attachment != nil {
@@ -168,7 +202,6 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 			ConversationID: c.ID,
 			BeneficiaryID:  c.BeneficiaryID,
 			QueueID:        c.QueueID,
-			State:          c.State,
 			Seq:            m.Seq,
 			AgentIDs:       nonEmpty(c.AgentID),
 		})
@@ -219,7 +252,8 @@ func (e *Engine) Messages(ctx context.Context, p Principal, conversationID strin
 	if afterSeq > c.LastSeq {
 		return nil, fmt.Errorf("%w: sequence %d is beyond the conversation's last (%d)", ErrInvalidArgument, afterSeq, c.LastSeq)
 	}
-	return e.store.ListMessages(ctx, ListMessagesFilter{ConversationID: c.ID, AfterSeq: afterSeq, Limit: limit})
+	ms, err := e.store.ListMessages(ctx, ListMessagesFilter{ConversationID: c.ID, AfterSeq: afterSeq, Limit: limit})
+	return redactMessages(p, ms), err
 }
 
 // MarkRead records that p has read a conversation up to seq (read receipts).
@@ -232,7 +266,7 @@ func (e *Engine) MarkRead(ctx context.Context, p Principal, conversationID strin
 	if err != nil {
 		return ReadMark{}, err
 	}
-	e.publish(ctx, Notification{Kind: NotifyConversation, ConversationID: c.ID, BeneficiaryID: c.BeneficiaryID, QueueID: c.QueueID, State: c.State, Seq: c.LastSeq, AgentIDs: nonEmpty(c.AgentID)})
+	e.publish(ctx, Notification{Kind: NotifyConversation, ConversationID: c.ID, BeneficiaryID: c.BeneficiaryID, QueueID: c.QueueID, Seq: c.LastSeq, AgentIDs: nonEmpty(c.AgentID)})
 	return m, nil
 }
 
@@ -279,12 +313,7 @@ func (e *Engine) QueueStatus(ctx context.Context, p Principal, conversationID st
 		return st, nil
 	}
 	st.Position = rank
-	slots := 0
-	for _, a := range e.agents {
-		if a.Presence == PresenceOnline && a.Profile.Serves(qid) {
-			slots += a.Profile.Max
-		}
-	}
+	slots := e.router.OnlineSlots(qid)
 	handle := e.handle[qid]
 	if handle == 0 {
 		handle = e.cfg.DefaultHandleTime

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +68,7 @@ type Engine struct {
 
 	// mu guards the routing index below; it is never held while publishing.
 	mu       sync.Mutex
-	loaded   bool
+	loaded   atomic.Bool // the index was built; until then no dirty marks
 	router   *queue.Router
 	agents   map[string]Agent
 	declined map[string]map[string]bool // conversation -> agents who passed
@@ -96,6 +98,9 @@ func New(store Store, cfg *Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: nil config: queues, subjects and finalize reasons are required", ErrInvalidArgument)
 	}
 	c := *cfg
+	c.Queues = slices.Clone(c.Queues)
+	c.Subjects = slices.Clone(c.Subjects)
+	c.FinalizeReasons = slices.Clone(c.FinalizeReasons)
 	setDefault(&c.MaxMessageBytes, 4096)
 	setDefault(&c.MaxNoteBytes, 1024)
 	setDefault(&c.DefaultOfferTimeout, 30*time.Second)
@@ -117,7 +122,7 @@ func New(store Store, cfg *Config) (*Engine, error) {
 	e := &Engine{
 		store:      store,
 		cfg:        c,
-		id:         c.NewID(),
+		id:         uuid.NewString(),
 		queues:     make(map[string]Queue),
 		subject:    make(map[string]Subject),
 		reasons:    make(map[string]FinalizeReason),
@@ -153,7 +158,7 @@ func (e *Engine) loadCatalog() error {
 	if len(c.Queues) == 0 || len(c.Subjects) == 0 || len(c.FinalizeReasons) == 0 {
 		return fmt.Errorf("%w: config needs at least one queue, subject and finalize reason", ErrInvalidArgument)
 	}
-	if c.MaxMessageBytes < 0 || c.MaxNoteBytes < 0 || c.DefaultOfferTimeout < 0 || c.SweepInterval < 0 || c.ResyncInterval < 0 {
+	if c.MaxMessageBytes < 0 || c.MaxNoteBytes < 0 || c.DefaultOfferTimeout < 0 || c.DefaultHandleTime < 0 || c.SweepInterval < 0 || c.ResyncInterval < 0 {
 		return fmt.Errorf("%w: config limits and intervals must not be negative", ErrInvalidArgument)
 	}
 	for _, q := range c.Queues {
@@ -273,28 +278,28 @@ func (e *Engine) tick(ctx context.Context, full bool) error {
 // a resync was asked for. Called with e.mu held.
 func (e *Engine) ensureLoaded(ctx context.Context) error {
 	e.dirtyMu.Lock()
-	full := e.resync || !e.loaded
+	full := e.resync || !e.loaded.Load()
 	e.resync = false
 	convs, agents := e.dirtyConvs, e.dirtyAgent
 	e.dirtyConvs, e.dirtyAgent = make(map[string]bool), make(map[string]bool)
 	e.dirtyMu.Unlock()
 	if full {
 		if err := e.reload(ctx); err != nil {
-			e.dirtyMu.Lock()
-			e.resync = true
-			e.dirtyMu.Unlock()
+			e.markResync()
 			return err
 		}
-		e.loaded = true
+		e.loaded.Store(true)
 		return nil
 	}
 	for id := range agents {
 		if err := e.refreshAgent(ctx, id); err != nil {
+			e.markResync() // the rest of the dirty set is reloaded whole
 			return err
 		}
 	}
 	for id := range convs {
 		if err := e.refreshConversation(ctx, id); err != nil {
+			e.markResync()
 			return err
 		}
 	}
@@ -312,6 +317,13 @@ func (e *Engine) reload(ctx context.Context) error {
 	}
 	e.router = queue.NewRouter()
 	e.agents = make(map[string]Agent, len(agents))
+	declined := e.declined
+	e.declined = make(map[string]map[string]bool)
+	for _, c := range waiting {
+		if d, ok := declined[c.ID]; ok {
+			e.declined[c.ID] = d
+		}
+	}
 	for _, a := range agents {
 		e.setAgent(a)
 	}
@@ -354,19 +366,34 @@ func (e *Engine) refreshAgent(ctx context.Context, id string) error {
 	return nil
 }
 
+// refreshConversation re-reads a conversation and puts it in, or takes it
+// out of, the index. It also keeps the set of agents who passed on it: the
+// last holder of a conversation back in a queue declined it, let the offer
+// expire or transferred it away. Called with e.mu held.
 func (e *Engine) refreshConversation(ctx context.Context, id string) error {
 	c, err := e.store.GetConversation(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		e.router.Dequeue(id)
+		delete(e.declined, id)
 		return nil
 	case err != nil:
 		return err
 	}
-	if c.State == StateQueued {
+	switch c.State {
+	case StateQueued:
 		e.enqueue(c)
-	} else {
+		if c.LastAgentID != "" {
+			if e.declined[id] == nil {
+				e.declined[id] = make(map[string]bool)
+			}
+			e.declined[id][c.LastAgentID] = true
+		}
+	case StateOffered:
 		e.router.Dequeue(id)
+	default:
+		e.router.Dequeue(id)
+		delete(e.declined, id)
 	}
 	return nil
 }
@@ -374,7 +401,7 @@ func (e *Engine) refreshConversation(ctx context.Context, id string) error {
 // onNotification is the bus handler. It never blocks: remote changes are
 // marked dirty and applied by the next operation or sweep.
 func (e *Engine) onNotification(n Notification) {
-	if n.Origin != e.id {
+	if n.Origin != e.id && e.loaded.Load() {
 		e.dirtyMu.Lock()
 		if n.ConversationID != "" {
 			e.dirtyConvs[n.ConversationID] = true
@@ -423,13 +450,14 @@ func changed(before, after Conversation) []Notification {
 	return ns
 }
 
-// Subscribe follows the notifications that concern p. Close the
-// subscription when done.
+// Subscribe follows the notifications that concern p. ctx bounds only the
+// initial lookup: the subscription lives until Close or Stop. An agent
+// following one conversation hears of it only while it is theirs.
 func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribeParams) (*Subscription, error) {
 	if err := validPrincipal(p); err != nil {
 		return nil, err
 	}
-	var waitingIn []string
+	var waiting []Conversation
 	switch {
 	case params.ConversationID != "":
 		c, err := e.conversationFor(ctx, p, params.ConversationID, false)
@@ -437,18 +465,19 @@ func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribePar
 			return nil, err
 		}
 		if c.State == StateQueued {
-			waitingIn = append(waitingIn, c.QueueID)
+			waiting = append(waiting, c)
 		}
 	case p.Role == RoleBeneficiary:
 		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued}})
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range cs {
-			waitingIn = append(waitingIn, c.QueueID)
-		}
+		waiting = cs
 	}
-	s := newSubscription(p, params, waitingIn)
+	if p.Role != RoleBeneficiary {
+		waiting = nil
+	}
+	s := newSubscription(p, params, waiting)
 	s.release = func() {
 		e.subsMu.Lock()
 		delete(e.subs, s)

@@ -554,3 +554,106 @@ func TestStartStop(t *testing.T) {
 	require.ErrorIs(t, err, attendance.ErrClosed, "Stop closes subscriptions")
 	require.NoError(t, f.engine.Stop(f.ctx), "stopping twice is harmless")
 }
+
+func TestReviewFindings(t *testing.T) {
+	f := newFixture(t)
+	f.agent("ana", 0, 2)
+	f.agent("bia", 0, 2)
+	c := f.open("maria", "duvida")
+	require.Equal(t, "ana", c.AgentID)
+	_, err := f.engine.Accept(f.ctx, agentP("ana"), c.ID)
+	require.NoError(t, err)
+
+	t.Run("an agent stops following a conversation transferred away", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		sub, err := f.engine.Subscribe(ctx, agentP("ana"), attendance.SubscribeParams{ConversationID: c.ID})
+		require.NoError(t, err)
+		defer sub.Close()
+		_, err = f.engine.Transfer(f.ctx, agentP("ana"), attendance.TransferParams{ConversationID: c.ID, AgentID: "bia", Note: "nota interna"})
+		require.NoError(t, err)
+		ns, err := sub.Next(ctx)
+		require.NoError(t, err)
+		require.Len(t, ns, 1, "the transfer itself concerns ana")
+		_, err = f.engine.Accept(f.ctx, agentP("bia"), c.ID)
+		require.NoError(t, err)
+		_, err = f.engine.Send(f.ctx, agentP("bia"), attendance.SendParams{ConversationID: c.ID, Body: "sou a Bia"})
+		require.NoError(t, err)
+		short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancelShort()
+		_, err = sub.Next(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "ana hears nothing more of it")
+	})
+
+	t.Run("a beneficiary does not see internal notes", func(t *testing.T) {
+		got, err := f.engine.Conversation(f.ctx, benefP("maria"), c.ID)
+		require.NoError(t, err)
+		require.Empty(t, got.TransferNote)
+		ms, err := f.engine.Messages(f.ctx, benefP("maria"), c.ID, 0, 0)
+		require.NoError(t, err)
+		for _, m := range ms {
+			if m.Event != nil {
+				require.Empty(t, m.Event.Note)
+			}
+		}
+		got, err = f.engine.Conversation(f.ctx, agentP("bia"), c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "nota interna", got.TransferNote, "the next agent sees it")
+	})
+
+	t.Run("a retried send after finalize returns the first message", func(t *testing.T) {
+		first, err := f.engine.Send(f.ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "obrigada", IdempotencyKey: "tchau"})
+		require.NoError(t, err)
+		_, err = f.engine.Finalize(f.ctx, agentP("bia"), attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+		require.NoError(t, err)
+		retry, err := f.engine.Send(f.ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "obrigada", IdempotencyKey: "tchau"})
+		require.NoError(t, err)
+		require.Equal(t, first, retry)
+		_, err = f.engine.Send(f.ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "mais uma", IdempotencyKey: "nova"})
+		require.ErrorIs(t, err, attendance.ErrInvalidTransition, "a new message to a finalized conversation")
+	})
+
+	t.Run("the last agent acting on a finalized conversation", func(t *testing.T) {
+		_, err := f.engine.Finalize(f.ctx, agentP("bia"), attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+		require.ErrorIs(t, err, attendance.ErrInvalidTransition)
+		_, err = f.engine.Finalize(f.ctx, agentP("ana"), attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+		require.ErrorIs(t, err, attendance.ErrForbidden, "not hers any more")
+	})
+
+	t.Run("the system principal sends nothing", func(t *testing.T) {
+		_, err := f.engine.Send(f.ctx, attendance.SystemPrincipal, attendance.SendParams{ConversationID: c.ID, Body: "x"})
+		require.ErrorIs(t, err, attendance.ErrForbidden)
+	})
+
+	t.Run("a caller cancelled right after the write still gets its chat routed", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		store := &cancelAfterCreate{Store: newStore(), cancel: cancel}
+		e, err := attendance.New(store, testConfig(newClock()))
+		require.NoError(t, err)
+		_, err = e.UpsertAgent(f.ctx, attendance.AgentParams{ID: "ana", Profile: attendance.Profile{Max: 1, Queues: []string{"geral"}}})
+		require.NoError(t, err)
+		_, err = e.SetPresence(f.ctx, agentP("ana"), attendance.PresenceOnline)
+		require.NoError(t, err)
+		c, err := e.Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+		require.NoError(t, err, "the write happened: the caller learns of it")
+		require.Error(t, ctx.Err())
+		require.Equal(t, attendance.StateOffered, c.State, "and routing followed it")
+		cs, err := store.ListConversations(f.ctx, attendance.ListConversationsFilter{})
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+	})
+}
+
+// cancelAfterCreate cancels the caller's context as soon as a conversation is
+// created, as a client hanging up at the worst moment would.
+type cancelAfterCreate struct {
+	attendance.Store
+	cancel context.CancelFunc
+}
+
+func (s *cancelAfterCreate) CreateConversation(ctx context.Context, p attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
+	c, m, err := s.Store.CreateConversation(ctx, p)
+	s.cancel()
+	return c, m, err
+}

@@ -303,6 +303,16 @@ func (w *world) check(where string, messages bool) {
 			waiting[c.QueueID]++
 		}
 	}
+	for _, c := range convs {
+		if c.State != attendance.StateQueued {
+			continue
+		}
+		for i, e := range w.engines {
+			st, err := e.QueueStatus(w.ctx, attendance.SystemPrincipal, c.ID)
+			require.NoError(t, err)
+			require.Positive(t, st.Position, "%s: queued %s is missing from engine %d's index", where, c.ID, i)
+		}
+	}
 	for _, a := range agents {
 		require.LessOrEqual(t, a.Load, w.maxOf[a.ID], "%s: agent %s above Max", where, a.ID)
 		require.Equal(t, held[a.ID], a.Load, "%s: agent %s load is not its offered+active count", where, a.ID)

@@ -12,15 +12,47 @@ import (
 // row before it gives up until the next change or sweep.
 const maxRouteFailures = 64
 
-// route offers waiting conversations to agents until no queue has both a
-// waiting conversation and an agent with room.
-func (e *Engine) route(ctx context.Context) error {
-	var notes []Notification
+// postCommitTimeout bounds the work that follows a successful write (index
+// update, routing, publishing). That work does not stop when the caller's
+// context is cancelled: the write has happened and the others must hear of it.
+const postCommitTimeout = 30 * time.Second
+
+// update runs apply under e.mu with the index loaded, routes what can be
+// routed, then publishes notes and the routing's notifications. A failure
+// marks the index for a full reload by the next operation or sweep.
+func (e *Engine) update(ctx context.Context, notes []Notification, apply func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postCommitTimeout)
+	defer cancel()
 	e.mu.Lock()
-	err := e.routeLocked(ctx, &notes)
+	err := e.ensureLoaded(ctx)
+	if err == nil && apply != nil {
+		err = apply(ctx)
+	}
+	if err == nil {
+		err = e.routeLocked(ctx, &notes)
+	}
 	e.mu.Unlock()
+	if err != nil {
+		e.markResync()
+	}
 	e.publish(ctx, notes...)
 	return err
+}
+
+// route offers waiting conversations to agents until no queue has both a
+// waiting conversation and an agent with room.
+func (e *Engine) route(ctx context.Context) error { return e.update(ctx, nil, nil) }
+
+// commit records a successful transition of a conversation. A routing
+// failure is logged, not returned: the transition itself has happened and
+// the sweep will route later.
+func (e *Engine) commit(ctx context.Context, before, after Conversation) {
+	err := e.update(ctx, changed(before, after), func(ctx context.Context) error {
+		return e.applyLocked(ctx, before, after)
+	})
+	if err != nil {
+		e.log.Warn("attendance: routing after a change failed", "conversation", after.ID, "err", err)
+	}
 }
 
 // routeLocked is route with e.mu held; notifications go to notes.
@@ -64,8 +96,12 @@ func (e *Engine) routeLocked(ctx context.Context, notes *[]Notification) error {
 				return err
 			}
 		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidTransition):
+			// The conversation moved, or (not found) it or the agent is gone.
 			failures++
 			if err := e.refreshConversation(ctx, d.Item.ID); err != nil {
+				return err
+			}
+			if err := e.refreshAgent(ctx, a.ID); err != nil {
 				return err
 			}
 		default:
@@ -87,23 +123,13 @@ func (e *Engine) offerTimeout(a Agent) time.Duration {
 }
 
 // applyLocked brings the routing index up to date after a conversation moved
-// from before to after. Agents are re-read from the store, so the index
-// never drifts from the store's loads. Called with e.mu held.
+// from before to after. Both the conversation and the agents concerned are
+// re-read from the store under e.mu: the write happened before the lock was
+// taken, and a later write may already have been applied, so neither before
+// nor after can be trusted to be current. Called with e.mu held.
 func (e *Engine) applyLocked(ctx context.Context, before, after Conversation) error {
-	if after.State == StateQueued {
-		e.enqueue(after)
-	} else {
-		e.router.Dequeue(after.ID)
-	}
-	if after.State == StateActive || after.State.Terminal() {
-		delete(e.declined, after.ID)
-	}
-	if after.State == StateQueued && after.LastAgentID != "" {
-		// The last holder declined, let expire or transferred it away.
-		if e.declined[after.ID] == nil {
-			e.declined[after.ID] = make(map[string]bool)
-		}
-		e.declined[after.ID][after.LastAgentID] = true
+	if err := e.refreshConversation(ctx, after.ID); err != nil {
+		return err
 	}
 	// before may be stale (read before the write); LastAgentID names the
 	// agent who held the conversation when the write happened.
@@ -113,27 +139,6 @@ func (e *Engine) applyLocked(ctx context.Context, before, after Conversation) er
 		}
 	}
 	return nil
-}
-
-// commit records a successful transition: it updates the index, routes what
-// can be routed, and publishes. A routing failure is logged, not returned:
-// the transition itself has happened and the sweep will route later.
-func (e *Engine) commit(ctx context.Context, before, after Conversation) {
-	notes := changed(before, after)
-	e.mu.Lock()
-	err := e.ensureLoaded(ctx)
-	if err == nil {
-		err = e.applyLocked(ctx, before, after)
-	}
-	if err == nil {
-		err = e.routeLocked(ctx, &notes)
-	}
-	e.mu.Unlock()
-	if err != nil {
-		e.markResync()
-		e.log.Warn("attendance: routing after a change failed", "conversation", after.ID, "err", err)
-	}
-	e.publish(ctx, notes...)
 }
 
 func (e *Engine) markResync() {

@@ -29,7 +29,7 @@ type Subscription struct {
 	mu      sync.Mutex
 	pending map[pendingKey]Notification
 	order   []pendingKey
-	queues  map[string]bool // queues a beneficiary waits in
+	waiting map[string]string // a beneficiary's queued conversations -> queue
 	ready   chan struct{}
 	closed  bool
 }
@@ -39,39 +39,67 @@ type pendingKey struct {
 	id   string
 }
 
-func newSubscription(p Principal, params SubscribeParams, waitingIn []string) *Subscription {
+func newSubscription(p Principal, params SubscribeParams, waiting []Conversation) *Subscription {
 	s := &Subscription{
 		principal: p,
 		convID:    params.ConversationID,
 		pending:   make(map[pendingKey]Notification),
-		queues:    make(map[string]bool),
+		waiting:   make(map[string]string),
 		ready:     make(chan struct{}, 1),
 	}
-	for _, q := range waitingIn {
-		s.queues[q] = true
+	for _, c := range waiting {
+		s.waiting[c.ID] = c.QueueID
 	}
 	return s
 }
 
-// matches reports whether n concerns the subscriber, updating the set of
-// queues a beneficiary waits in. Called with s.mu held.
-func (s *Subscription) matches(n Notification) bool {
-	if s.convID != "" {
-		return n.ConversationID == s.convID && n.Kind == NotifyConversation ||
-			n.Kind == NotifyQueue && s.queues[n.QueueID]
+// waitsIn reports whether one of the followed conversations waits in queueID.
+func (s *Subscription) waitsIn(queueID string) bool {
+	for _, q := range s.waiting {
+		if q == queueID {
+			return true
+		}
 	}
-	switch s.principal.Role {
+	return false
+}
+
+// matches reports whether n concerns the subscriber. Called with s.mu held.
+func (s *Subscription) matches(n Notification) bool {
+	p := s.principal
+	if n.Kind == NotifyQueue {
+		return s.waitsIn(n.QueueID) || s.convID == "" && (p.Role == RoleSupervisor || p.Role == RoleSystem)
+	}
+	if s.convID != "" {
+		// An agent follows a conversation only while it is theirs.
+		return n.Kind == NotifyConversation && n.ConversationID == s.convID &&
+			(p.Role != RoleAgent || slices.Contains(n.AgentIDs, p.ID))
+	}
+	switch p.Role {
 	case RoleSupervisor, RoleSystem:
 		return true
 	case RoleAgent:
-		return slices.Contains(n.AgentIDs, s.principal.ID)
+		return slices.Contains(n.AgentIDs, p.ID)
 	case RoleBeneficiary:
-		if n.Kind == NotifyQueue {
-			return s.queues[n.QueueID]
-		}
-		return n.Kind == NotifyConversation && n.BeneficiaryID == s.principal.ID
+		return n.Kind == NotifyConversation && n.BeneficiaryID == p.ID
 	}
 	return false
+}
+
+// track follows which of a beneficiary's conversations wait in which queue,
+// for position updates. Message notifications carry no State and change
+// nothing. Called with s.mu held.
+func (s *Subscription) track(n Notification) {
+	if s.principal.Role != RoleBeneficiary || n.Kind != NotifyConversation || n.BeneficiaryID != s.principal.ID || n.State == "" {
+		return
+	}
+	if s.convID != "" && n.ConversationID != s.convID {
+		return
+	}
+	if n.State == StateQueued {
+		s.waiting[n.ConversationID] = n.QueueID
+	} else {
+		delete(s.waiting, n.ConversationID)
+	}
 }
 
 func (s *Subscription) deliver(n Notification) {
@@ -80,10 +108,7 @@ func (s *Subscription) deliver(n Notification) {
 	if s.closed {
 		return
 	}
-	if n.Kind == NotifyConversation && n.BeneficiaryID == s.principal.ID && n.QueueID != "" {
-		// Track the queues the beneficiary waits in for position updates.
-		s.queues[n.QueueID] = n.State == StateQueued
-	}
+	s.track(n)
 	if !s.matches(n) {
 		return
 	}
@@ -146,7 +171,9 @@ func (s *Subscription) Close() {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	s.release()
+	if s.release != nil {
+		s.release()
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:

@@ -38,8 +38,20 @@ type Router struct {
 }
 
 type queueState struct {
-	waiting Waiting
-	pool    Pool
+	waiting     Waiting
+	pool        Pool
+	onlineSlots int
+}
+
+// countSlots adds (sign 1) or removes (sign -1) an agent's places from the
+// online slots of the queues it serves.
+func (r *Router) countSlots(a AgentState, sign int) {
+	if !a.Online {
+		return
+	}
+	for _, qid := range a.Queues {
+		r.queue(qid).onlineSlots += sign * a.Max
+	}
 }
 
 // NewRouter returns an empty router.
@@ -63,6 +75,10 @@ func (r *Router) queue(id string) *queueState {
 // SetAgent adds or replaces an agent.
 func (r *Router) SetAgent(a AgentState) {
 	old, had := r.agents[a.ID]
+	if had {
+		r.countSlots(old, -1)
+	}
+	r.countSlots(a, 1)
 	if had && slices.Equal(old.Queues, a.Queues) {
 		a.Queues = old.Queues // keep the router's own copy
 	} else {
@@ -95,6 +111,7 @@ func (r *Router) Agent(id string) (AgentState, bool) {
 // RemoveAgent forgets an agent.
 func (r *Router) RemoveAgent(id string) {
 	if old, ok := r.agents[id]; ok {
+		r.countSlots(old, -1)
 		for _, qid := range old.Queues {
 			r.queue(qid).pool.Remove(id)
 		}
@@ -137,18 +154,13 @@ func (r *Router) Waiting(queueID string) int {
 	return 0
 }
 
-// Capacity returns the free places (Max - Load) of the online agents serving
-// a queue. It costs O(agents in the queue's pool).
-func (r *Router) Capacity(queueID string) int {
-	q, ok := r.queues[queueID]
-	if !ok {
-		return 0
+// OnlineSlots returns the sum of Max over the online agents serving a queue:
+// how many conversations the queue's agents can hold at once. O(1).
+func (r *Router) OnlineSlots(queueID string) int {
+	if q, ok := r.queues[queueID]; ok {
+		return q.onlineSlots
 	}
-	free := 0
-	for _, c := range q.pool.h.items {
-		free += c.Max - c.Load
-	}
-	return free
+	return 0
 }
 
 // Items returns a queue's items in service order.
