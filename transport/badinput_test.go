@@ -154,7 +154,7 @@ func TestFlood(t *testing.T) {
 		}
 	}
 	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(closeErr), "%v", closeErr)
-	require.LessOrEqual(t, results, 45)
+	require.Less(t, results, 1000)
 	require.Positive(t, limited)
 	require.NoError(t, other.Ping(ctx))
 }

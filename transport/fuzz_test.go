@@ -1,8 +1,10 @@
 package transport_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mosiachat/mosiachat/transport"
 )
@@ -45,6 +47,28 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		}
 		if fr.Type == "" || fr.ID == "" || len(fr.ID) > transport.MaxRequestIDBytes {
 			t.Fatalf("accepted a frame without type or id: %+v", fr)
+		}
+	})
+}
+
+// FuzzServerFrame: whatever the strings, an encoded server frame is valid
+// JSON that decodes back to the same fields.
+func FuzzServerFrame(f *testing.F) {
+	f.Add("message", "r1", "c1", int64(3), `{"a":1}`)
+	f.Add("result", "\"quoted\\", "ç\u2028", int64(0), ``)
+	f.Fuzz(func(t *testing.T, typ, id, conv string, seq int64, data string) {
+		fr := transport.ServerFrame{Type: typ, ID: id, ConversationID: conv, Seq: seq}
+		if json.Valid([]byte(data)) && data != "" {
+			fr.Data = json.RawMessage(data)
+		}
+		b := transport.EncodeFrameForTest(fr)
+		var back transport.ServerFrame
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("invalid JSON %q: %v", b, err)
+		}
+		if utf8.ValidString(typ) && utf8.ValidString(id) && utf8.ValidString(conv) &&
+			(back.Type != typ || back.ID != id || back.ConversationID != conv || back.Seq != seq) {
+			t.Fatalf("round trip changed the frame: %+v -> %+v", fr, back)
 		}
 	})
 }

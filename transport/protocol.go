@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
@@ -323,15 +324,51 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string { return "transport: " + string(e.Code) + ": " + e.Message }
 
-// encodeFrame marshals a server frame. Data values are marshalled first;
-// marshalling the protocol's own types cannot fail.
+// encodeFrame marshals a server frame. Data was produced by json.Marshal
+// (rawJSON), so it is appended as is instead of being validated and
+// compacted again, which json.Marshal would do for a RawMessage.
 func encodeFrame(f ServerFrame) []byte {
-	b, err := json.Marshal(f)
-	if err != nil {
-		// Only reachable with a non-marshallable Data, a programmer error.
-		b, _ = json.Marshal(ServerFrame{Type: FrameError, ID: f.ID, Error: &ErrorBody{Code: CodeInternal, Message: "could not encode reply"}})
+	b := make([]byte, 0, 64+len(f.Data))
+	b = append(b, `{"type":`...)
+	b = appendString(b, f.Type)
+	if f.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, f.ID)
 	}
-	return b
+	if f.ConversationID != "" {
+		b = append(b, `,"conversation_id":`...)
+		b = appendString(b, f.ConversationID)
+	}
+	if f.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendInt(b, f.Seq, 10)
+	}
+	if len(f.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = append(b, f.Data...)
+	}
+	if f.Error != nil {
+		eb, err := json.Marshal(f.Error)
+		if err != nil {
+			eb = []byte(`{"code":"internal","message":"could not encode error"}`)
+		}
+		b = append(b, `,"error":`...)
+		b = append(b, eb...)
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func rawJSON(v any) json.RawMessage {

@@ -868,14 +868,16 @@ func (ss *Session) readMarks(ctx context.Context, id string, cs *convState) bool
 }
 
 // replyCache remembers the last replies by request ID (oldest evicted).
+// Its storage is allocated on first use, so idle connections pay nothing.
 type replyCache struct {
+	size int
 	ids  []string
 	next int
 	m    map[string][]byte
 }
 
 func newReplyCache(n int) replyCache {
-	return replyCache{ids: make([]string, n)}
+	return replyCache{size: n}
 }
 
 func (c *replyCache) get(id string) ([]byte, bool) {
@@ -885,11 +887,14 @@ func (c *replyCache) get(id string) ([]byte, bool) {
 
 func (c *replyCache) put(id string, b []byte) {
 	if c.m == nil {
-		c.m = make(map[string][]byte, len(c.ids))
+		c.m = make(map[string][]byte)
 	}
-	if old := c.ids[c.next]; old != "" {
-		delete(c.m, old)
+	if len(c.ids) < c.size {
+		c.ids = append(c.ids, id)
+		c.m[id] = b
+		return
 	}
+	delete(c.m, c.ids[c.next])
 	c.ids[c.next] = id
 	c.m[id] = b
 	c.next = (c.next + 1) % len(c.ids)

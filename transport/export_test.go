@@ -1,0 +1,4 @@
+package transport
+
+// EncodeFrameForTest exposes encodeFrame to the external tests.
+var EncodeFrameForTest = encodeFrame

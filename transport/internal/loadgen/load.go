@@ -1,0 +1,587 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+type frame struct {
+	Type           string          `json:"type"`
+	ID             string          `json:"id"`
+	ConversationID string          `json:"conversation_id"`
+	Seq            int64           `json:"seq"`
+	Data           json.RawMessage `json:"data"`
+}
+
+func dial(ctx context.Context, addr, query, user string) (*websocket.Conn, error) {
+	h := http.Header{}
+	if user != "" {
+		h.Set("X-Load-User", user)
+	}
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws"+query, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	return c, nil
+}
+
+func write(ctx context.Context, c *websocket.Conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.Write(ctx, websocket.MessageText, b)
+}
+
+func read(ctx context.Context, c *websocket.Conn) (frame, error) {
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	err = json.Unmarshal(data, &f)
+	return f, err
+}
+
+// until reads frames until pred holds.
+func until(ctx context.Context, c *websocket.Conn, pred func(frame) bool) (frame, error) {
+	for {
+		f, err := read(ctx, c)
+		if err != nil {
+			return f, err
+		}
+		if f.Type == "error" {
+			return f, fmt.Errorf("server error: %s", f.Data)
+		}
+		if pred(f) {
+			return f, nil
+		}
+	}
+}
+
+func hello(ctx context.Context, c *websocket.Conn, resume map[string]int64) error {
+	if err := write(ctx, c, map[string]any{"type": "hello", "id": "h", "data": map[string]any{"protocol": 1, "resume": resume}}); err != nil {
+		return err
+	}
+	_, err := until(ctx, c, func(f frame) bool { return f.Type == "synced" })
+	return err
+}
+
+// pair is one agent and one beneficiary sharing a conversation.
+type pair struct {
+	agent, ben *websocket.Conn
+	conv       string
+	benID      int
+	lastSeq    atomic.Int64
+}
+
+// setupMosia connects n agents and n beneficiaries and gets every
+// conversation accepted.
+func setupMosia(ctx context.Context, addr string, n int) ([]*pair, error) {
+	pairs := make([]*pair, n)
+	sem := make(chan struct{}, 64)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := &pair{}
+			var err error
+			if p.agent, err = dial(ctx, addr, "", "agent:a"+strconv.Itoa(i)); err != nil {
+				errs <- err
+				return
+			}
+			if err = hello(ctx, p.agent, nil); err == nil {
+				err = write(ctx, p.agent, map[string]any{"type": "presence", "id": "p", "data": map[string]any{"presence": "online"}})
+			}
+			if err == nil {
+				_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "p" })
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			pairs[i] = p
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial(ctx, addr, "", "beneficiary:b"+strconv.Itoa(i))
+			if err == nil {
+				err = hello(ctx, c, nil)
+			}
+			if err == nil {
+				err = write(ctx, c, map[string]any{"type": "open", "id": "o", "data": map[string]any{"subject_id": "s"}})
+			}
+			var f frame
+			if err == nil {
+				f, err = until(ctx, c, func(f frame) bool { return f.ID == "o" })
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			var conv struct{ ID string }
+			json.Unmarshal(f.Data, &conv)
+			// Park the connection in a free slot; agents find theirs by offer.
+			pairs[i].ben = c
+			_ = conv
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	// Each agent accepts the one offer it gets.
+	byConv := make(map[string]*pair)
+	var mu sync.Mutex
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := pairs[i]
+			f, err := until(ctx, p.agent, func(f frame) bool { return f.Type == "offer" })
+			if err == nil {
+				err = write(ctx, p.agent, map[string]any{"type": "accept", "id": "a", "data": map[string]any{"conversation_id": f.ConversationID}})
+			}
+			if err == nil {
+				_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "a" })
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			byConv[f.ConversationID] = p
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	// Re-pair: beneficiary connections by the conversation they opened.
+	bens := make([]*websocket.Conn, n)
+	for i := range n {
+		bens[i] = pairs[i].ben
+	}
+	out := make([]*pair, 0, n)
+	for conv, p := range byConv {
+		p.conv = conv
+		out = append(out, p)
+	}
+	// Find each conversation's beneficiary by reading their streams until the accept.
+	convOfBen := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f, err := until(ctx, bens[i], func(f frame) bool {
+				return f.Type == "conversation" && bytes.Contains(f.Data, []byte(`"state":"active"`))
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			convOfBen[i] = f.ConversationID
+			byConv[f.ConversationID].lastSeq.Store(f.Seq)
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	for i := range n {
+		byConv[convOfBen[i]].ben = bens[i]
+		byConv[convOfBen[i]].benID = i
+	}
+	return out, nil
+}
+
+func setupBare(ctx context.Context, addr string, n int) ([]*pair, error) {
+	pairs := make([]*pair, n)
+	for i := range n {
+		a, err := dial(ctx, addr, fmt.Sprintf("?pair=%d&side=a", i), "")
+		if err != nil {
+			return nil, err
+		}
+		b, err := dial(ctx, addr, fmt.Sprintf("?pair=%d&side=b", i), "")
+		if err != nil {
+			return nil, err
+		}
+		pairs[i] = &pair{agent: a, ben: b}
+	}
+	time.Sleep(200 * time.Millisecond)
+	return pairs, nil
+}
+
+// relay runs an open-loop relay: each agent sends on a fixed schedule; the
+// latency of a message is measured from its intended send time.
+func relay(args []string) error {
+	fs := flag.NewFlagSet("relay", flag.ExitOnError)
+	impl := fs.String("impl", "mosia", "mosia or bare")
+	addr := fs.String("addr", "127.0.0.1:7001", "server address")
+	n := fs.Int("pairs", 1000, "conversations (agent+beneficiary pairs)")
+	rates := fs.String("rate", "2000", "messages per second, comma-separated for a sweep")
+	dur := fs.Duration("duration", 10*time.Second, "measurement time per rate")
+	size := fs.Int("size", 256, "message body bytes")
+	fs.Parse(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	var pairs []*pair
+	var err error
+	t0 := time.Now()
+	if *impl == "bare" {
+		pairs, err = setupBare(ctx, *addr, *n)
+	} else {
+		pairs, err = setupMosia(ctx, *addr, *n)
+	}
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %d pairs ready in %v\n", *impl, len(pairs), time.Since(t0).Round(time.Millisecond))
+
+	// Receivers run for the whole run; each rate is a phase.
+	var phase atomic.Int64 // phase start (unix ns); messages before it are ignored
+	var recMu sync.Mutex
+	var lats []int64
+	var received atomic.Int64
+	for _, p := range pairs {
+		go drain(ctx, p.agent)
+		go func() {
+			local := make([]int64, 0, 1024)
+			flush := time.NewTicker(200 * time.Millisecond)
+			defer flush.Stop()
+			for {
+				_, data, err := p.ben.Read(ctx)
+				if err != nil {
+					return
+				}
+				ts, ok := stamp(data, *impl == "bare")
+				if !ok {
+					continue
+				}
+				now := time.Now().UnixNano()
+				if ts >= phase.Load() {
+					received.Add(1)
+					local = append(local, now-ts)
+				}
+				select {
+				case <-flush.C:
+					recMu.Lock()
+					lats = append(lats, local...)
+					recMu.Unlock()
+					local = local[:0]
+				default:
+				}
+				if len(local) > 512 {
+					recMu.Lock()
+					lats = append(lats, local...)
+					recMu.Unlock()
+					local = local[:0]
+				}
+			}
+		}()
+	}
+	pad := strings.Repeat("x", *size)
+	for _, rs := range strings.Split(*rates, ",") {
+		rate, err := strconv.ParseFloat(rs, 64)
+		if err != nil {
+			return err
+		}
+		start := time.Now().Add(200 * time.Millisecond)
+		recMu.Lock()
+		lats = lats[:0]
+		recMu.Unlock()
+		received.Store(0)
+		phase.Store(start.UnixNano())
+		end := start.Add(*dur)
+		var sent, late atomic.Int64
+		var wg sync.WaitGroup
+		for i, p := range pairs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; ; j++ {
+					at := start.Add(time.Duration(float64(i+j*len(pairs)) / rate * float64(time.Second)))
+					if at.After(end) {
+						return
+					}
+					time.Sleep(time.Until(at))
+					body := strconv.FormatInt(at.UnixNano(), 10) + "|" + pad
+					body = body[:*size]
+					var err error
+					if *impl == "bare" {
+						err = p.agent.Write(ctx, websocket.MessageText, []byte(body))
+					} else {
+						err = write(ctx, p.agent, map[string]any{"type": "send", "id": rs + "-" + strconv.Itoa(j), "data": map[string]any{"conversation_id": p.conv, "body": body}})
+					}
+					if err != nil {
+						return
+					}
+					if time.Since(at) > 10*time.Millisecond {
+						late.Add(1)
+					}
+					sent.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		// Let the tail arrive (bounded).
+		deadline := time.Now().Add(5 * time.Second)
+		for received.Load() < sent.Load() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		recMu.Lock()
+		l := slices.Clone(lats)
+		recMu.Unlock()
+		slices.Sort(l)
+		q := func(p float64) time.Duration {
+			if len(l) == 0 {
+				return 0
+			}
+			return time.Duration(l[min(len(l)-1, int(p*float64(len(l))))])
+		}
+		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d\n",
+			*impl, len(pairs), rate, sent.Load(), received.Load(), float64(received.Load())/dur.Seconds(),
+			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load())
+	}
+	for _, p := range pairs {
+		p.agent.CloseNow()
+		p.ben.CloseNow()
+	}
+	return nil
+}
+
+func drain(ctx context.Context, c *websocket.Conn) {
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			return
+		}
+	}
+}
+
+// stamp extracts the send time at the start of a body.
+func stamp(data []byte, bare bool) (int64, bool) {
+	if !bare {
+		if !bytes.HasPrefix(data, []byte(`{"type":"message"`)) {
+			return 0, false
+		}
+		i := bytes.Index(data, []byte(`"body":"`))
+		if i < 0 {
+			return 0, false
+		}
+		data = data[i+8:]
+	}
+	j := bytes.IndexByte(data, '|')
+	if j <= 0 {
+		return 0, false
+	}
+	ts, err := strconv.ParseInt(string(data[:j]), 10, 64)
+	return ts, err == nil
+}
+
+// idle connects n clients that do nothing and reports the server's memory
+// per connection.
+func idle(args []string) error {
+	fs := flag.NewFlagSet("idle", flag.ExitOnError)
+	impl := fs.String("impl", "mosia", "mosia or bare")
+	addr := fs.String("addr", "127.0.0.1:7001", "server address")
+	n := fs.Int("n", 10000, "connections")
+	fs.Parse(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	before, err := mem(*addr)
+	if err != nil {
+		return err
+	}
+	conns := make([]*websocket.Conn, *n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range *n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var c *websocket.Conn
+			var err error
+			if *impl == "bare" {
+				c, err = dial(ctx, *addr, fmt.Sprintf("?pair=idle%d&side=a", i), "")
+			} else {
+				c, err = dial(ctx, *addr, "", "beneficiary:idle"+strconv.Itoa(i))
+				if err == nil {
+					err = hello(ctx, c, nil)
+				}
+			}
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			conns[i] = c
+			go drain(ctx, c)
+		}()
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+	after, err := mem(*addr)
+	if err != nil {
+		return err
+	}
+	ok := int64(*n) - failed.Load()
+	fmt.Printf("impl=%s conns=%d failed=%d heap_per_conn=%.0fB rss_per_conn=%.0fB goroutines_per_conn=%.2f (heap %d->%d, rss %d->%d)\n",
+		*impl, ok, failed.Load(),
+		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(ok),
+		float64(int64(after.RSS)-int64(before.RSS))/float64(ok),
+		float64(after.Goroutines-before.Goroutines)/float64(ok),
+		before.HeapInuse, after.HeapInuse, before.RSS, after.RSS)
+	for _, c := range conns {
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+	return nil
+}
+
+func mem(addr string) (MemStats, error) {
+	resp, err := http.Get("http://" + addr + "/mem")
+	if err != nil {
+		return MemStats{}, err
+	}
+	defer resp.Body.Close()
+	var m MemStats
+	err = json.NewDecoder(resp.Body).Decode(&m)
+	return m, err
+}
+
+// storm drops every beneficiary at once, has the agents send a backlog
+// meanwhile, and reconnects them all together with their resume cursors.
+func storm(args []string) error {
+	fs := flag.NewFlagSet("storm", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:7001", "server address")
+	n := fs.Int("pairs", 1000, "conversations")
+	backlog := fs.Int("backlog", 5, "messages each agent sends while its beneficiary is away")
+	fs.Parse(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	pairs, err := setupMosia(ctx, *addr, *n)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		p.ben.CloseNow()
+	}
+	// The backlog, each send confirmed (stored) before the storm.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, p := range pairs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for j := range *backlog {
+				id := "k" + strconv.Itoa(j)
+				write(ctx, p.agent, map[string]any{"type": "send", "id": id, "data": map[string]any{"conversation_id": p.conv, "body": "backlog " + id}})
+				until(ctx, p.agent, func(f frame) bool { return f.ID == id })
+			}
+		}()
+	}
+	wg.Wait()
+	go func() {
+		for _, p := range pairs {
+			go drain(ctx, p.agent)
+		}
+	}()
+	var lost, dup, bad atomic.Int64
+	start := time.Now()
+	for _, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(ctx, *addr, "", "beneficiary:b"+strconv.Itoa(p.benID))
+			if err != nil {
+				bad.Add(1)
+				return
+			}
+			p.ben = c
+			from := p.lastSeq.Load()
+			if err := write(ctx, c, map[string]any{"type": "hello", "id": "h", "data": map[string]any{"protocol": 1, "resume": map[string]int64{p.conv: from}}}); err != nil {
+				bad.Add(1)
+				return
+			}
+			next := from + 1
+			got := 0
+			_, err = until(ctx, c, func(f frame) bool {
+				if f.Type == "message" && f.ConversationID == p.conv {
+					switch {
+					case f.Seq < next:
+						dup.Add(1)
+					case f.Seq > next:
+						lost.Add(f.Seq - next)
+						next = f.Seq + 1
+						got++
+					default:
+						next++
+						got++
+					}
+				}
+				return f.Type == "synced"
+			})
+			if err != nil {
+				bad.Add(1)
+			}
+			if got < *backlog {
+				lost.Add(int64(*backlog - got))
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	fmt.Printf("storm pairs=%d backlog=%d resumed_in=%v resumes_per_s=%.0f lost=%d duplicated=%d failed=%d\n",
+		len(pairs), *backlog, el.Round(time.Millisecond), float64(len(pairs))/el.Seconds(), lost.Load(), dup.Load(), bad.Load())
+	for _, p := range pairs {
+		p.agent.CloseNow()
+		if p.ben != nil {
+			p.ben.CloseNow()
+		}
+	}
+	if lost.Load() > 0 || dup.Load() > 0 || bad.Load() > 0 {
+		return errors.New("storm lost, doubled or failed resumes")
+	}
+	return nil
+}

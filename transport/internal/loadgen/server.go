@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/memory"
+	"github.com/mosiachat/mosiachat/transport"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	impl := fs.String("impl", "mosia", "mosia or bare")
+	addr := fs.String("addr", "127.0.0.1:7001", "listen address (loopback)")
+	agents := fs.Int("pairs", 1000, "agents to register (mosia)")
+	life := fs.Duration("life", 30*time.Minute, "exit after this long")
+	fs.Parse(args)
+	if !strings.HasPrefix(*addr, "127.0.0.1:") {
+		return errors.New("loopback addresses only")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mem", memHandler)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	switch *impl {
+	case "bare":
+		mux.Handle("/ws", newBareRelay())
+	case "mosia":
+		h, err := mosiaServer(*agents)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/ws", h)
+	default:
+		return fmt.Errorf("unknown impl %q", *impl)
+	}
+	hs := &http.Server{Addr: *addr, Handler: mux}
+	go func() { time.Sleep(*life); hs.Close() }()
+	fmt.Fprintf(os.Stderr, "serving %s on %s (GOMAXPROCS=%d)\n", *impl, *addr, runtime.GOMAXPROCS(0))
+	err := hs.ListenAndServe()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// MemStats is what /mem reports.
+type MemStats struct {
+	HeapInuse  uint64 `json:"heap_inuse"`
+	RSS        uint64 `json:"rss"`
+	Goroutines int    `json:"goroutines"`
+}
+
+func memHandler(w http.ResponseWriter, _ *http.Request) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	json.NewEncoder(w).Encode(MemStats{HeapInuse: ms.HeapInuse, RSS: rss(), Goroutines: runtime.NumGoroutine()})
+}
+
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func mosiaServer(agents int) (http.Handler, error) {
+	ctx := context.Background()
+	eng, err := attendance.New(memory.New(), &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "q", Name: "Load"}},
+		Subjects:        []attendance.Subject{{ID: "s", Name: "Load", QueueID: "q"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "done", Label: "Done"}},
+		MaxMessageBytes: 4096,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return nil, err
+	}
+	for i := range agents {
+		if _, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: "a" + strconv.Itoa(i), Profile: attendance.Profile{Max: 1, Queues: []string{"q"}, OfferTimeout: time.Hour}}); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := transport.NewServer(eng, &transport.Config{
+		Authenticate:               loadAuth,
+		CommandsPerSecond:          100000,
+		CommandBurst:               100000,
+		MaxConnectionsPerPrincipal: 4,
+		OutboundBuffer:             8192,
+		HandshakeTimeout:           time.Minute,
+		MaxResume:                  10,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	return srv.Handler(), nil
+}
+
+// loadAuth trusts an "X-Load-User: role:id" header: loopback benchmarks only.
+func loadAuth(_ context.Context, ev transport.AuthenticateEvent) (transport.AuthenticateReply, error) {
+	role, id, ok := strings.Cut(ev.Request.Header.Get("X-Load-User"), ":")
+	if !ok {
+		return transport.AuthenticateReply{}, errors.New("no user")
+	}
+	return transport.AuthenticateReply{Principal: attendance.Principal{Role: attendance.Role(role), ID: id}}, nil
+}
+
+// bareRelay pairs two connections by ?pair=N and forwards every frame from
+// one to the other: the least a relay can do with coder/websocket.
+type bareRelay struct {
+	mu    sync.Mutex
+	pairs map[string][2]*websocket.Conn
+}
+
+func newBareRelay() *bareRelay { return &bareRelay{pairs: map[string][2]*websocket.Conn{}} }
+
+func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pair, side := r.URL.Query().Get("pair"), r.URL.Query().Get("side")
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(64 << 10)
+	idx, other := 0, 1
+	if side == "b" {
+		idx, other = 1, 0
+	}
+	b.mu.Lock()
+	p := b.pairs[pair]
+	p[idx] = c
+	b.pairs[pair] = p
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		p := b.pairs[pair]
+		if p[idx] == c {
+			p[idx] = nil
+		}
+		b.pairs[pair] = p
+		b.mu.Unlock()
+	}()
+	ctx := r.Context()
+	for {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		b.mu.Lock()
+		peer := b.pairs[pair][other]
+		b.mu.Unlock()
+		if peer != nil {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_ = peer.Write(wctx, typ, data)
+			cancel()
+		}
+	}
+}
