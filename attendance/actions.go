@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // AgentParams register or update an agent.
@@ -100,6 +102,9 @@ type OpenParams struct {
 	SubjectID string
 	// Channel is where the beneficiary writes from. Defaults to "app".
 	Channel string
+	// IdempotencyKey makes a retried Open return the conversation the first
+	// call created instead of opening another. At most 128 bytes.
+	IdempotencyKey string
 }
 
 // Open starts a conversation for a beneficiary on a subject; the subject
@@ -119,8 +124,26 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	if params.Channel == "" {
 		params.Channel = "app"
 	}
-	now := e.cfg.Now()
+	if len(params.Channel) > 64 || len(params.IdempotencyKey) > 128 {
+		return Conversation{}, fmt.Errorf("%w: channel above 64 bytes or idempotency key above 128", ErrInvalidArgument)
+	}
 	id := e.cfg.NewID()
+	if params.IdempotencyKey != "" {
+		// The same beneficiary and key always name the same conversation, so
+		// the store's unique ID turns a retry into a lookup.
+		id = uuid.NewSHA1(openNamespace, []byte(p.ID+"\x00"+params.IdempotencyKey)).String()
+		if c, err := e.store.GetConversation(ctx, id); err == nil {
+			return redactConversation(p, c), nil
+		}
+	}
+	open, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued, StateOffered, StateActive}})
+	if err != nil {
+		return Conversation{}, err
+	}
+	if len(open) >= e.cfg.MaxOpenPerBeneficiary {
+		return Conversation{}, fmt.Errorf("%w: beneficiary already has %d open conversations", ErrLimit, len(open))
+	}
+	now := e.cfg.Now()
 	c := Conversation{
 		ID:            id,
 		BeneficiaryID: p.ID,
@@ -136,13 +159,19 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	}
 	opened := e.systemMessage(id, Event{Type: EventOpened, To: StateQueued, QueueID: subj.QueueID}, now)
 	opened.Sender = p
-	c, _, err := e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
+	c, _, err = e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
+	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
+		return e.reread(ctx, id) // a concurrent retry created it first
+	}
 	if err != nil {
 		return Conversation{}, err
 	}
 	e.commit(ctx, Conversation{ID: c.ID}, c)
 	return e.reread(ctx, c.ID)
 }
+
+// openNamespace scopes the conversation IDs derived from idempotency keys.
+var openNamespace = uuid.MustParse("6f1c1b9e-52a4-4c1e-9d8e-2b7f0c3a9d41")
 
 // protocolNumber is the human-facing attendance number: the date and the
 // first characters of the ID.

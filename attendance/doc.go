@@ -17,7 +17,7 @@
 // ErrNotFound, ErrForbidden, ErrConflict, ErrInvalidTransition,
 // ErrAgentAtCapacity, ErrAgentUnavailable, ErrOfferExpired,
 // ErrInvalidArgument, ErrEmptyMessage, ErrMessageTooLarge, ErrUnknownSubject,
-// ErrUnknownReason and ErrClosed. Bad input changes nothing.
+// ErrUnknownReason, ErrLimit and ErrClosed. Bad input changes nothing.
 //
 // # Lifecycle
 //

@@ -30,6 +30,9 @@ type Config struct {
 	MaxMessageBytes int
 	// MaxNoteBytes caps transfer and finalize notes. Defaults to 1024.
 	MaxNoteBytes int
+	// MaxOpenPerBeneficiary caps a beneficiary's conversations that are not
+	// finalized or abandoned (ErrLimit beyond). Defaults to 3.
+	MaxOpenPerBeneficiary int
 	// DefaultOfferTimeout applies to profiles without an OfferTimeout.
 	// Defaults to 30s.
 	DefaultOfferTimeout time.Duration
@@ -103,6 +106,7 @@ func New(store Store, cfg *Config) (*Engine, error) {
 	c.FinalizeReasons = slices.Clone(c.FinalizeReasons)
 	setDefault(&c.MaxMessageBytes, 4096)
 	setDefault(&c.MaxNoteBytes, 1024)
+	setDefault(&c.MaxOpenPerBeneficiary, 3)
 	setDefault(&c.DefaultOfferTimeout, 30*time.Second)
 	setDefault(&c.DefaultHandleTime, 5*time.Minute)
 	setDefault(&c.SweepInterval, time.Second)
@@ -158,7 +162,7 @@ func (e *Engine) loadCatalog() error {
 	if len(c.Queues) == 0 || len(c.Subjects) == 0 || len(c.FinalizeReasons) == 0 {
 		return fmt.Errorf("%w: config needs at least one queue, subject and finalize reason", ErrInvalidArgument)
 	}
-	if c.MaxMessageBytes < 0 || c.MaxNoteBytes < 0 || c.DefaultOfferTimeout < 0 || c.DefaultHandleTime < 0 || c.SweepInterval < 0 || c.ResyncInterval < 0 {
+	if c.MaxMessageBytes < 0 || c.MaxNoteBytes < 0 || c.MaxOpenPerBeneficiary < 0 || c.DefaultOfferTimeout < 0 || c.DefaultHandleTime < 0 || c.SweepInterval < 0 || c.ResyncInterval < 0 {
 		return fmt.Errorf("%w: config limits and intervals must not be negative", ErrInvalidArgument)
 	}
 	for _, q := range c.Queues {

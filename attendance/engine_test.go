@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -656,4 +657,43 @@ func (s *cancelAfterCreate) CreateConversation(ctx context.Context, p attendance
 	c, m, err := s.Store.CreateConversation(ctx, p)
 	s.cancel()
 	return c, m, err
+}
+
+func TestOpenIdempotencyAndLimit(t *testing.T) {
+	f := newFixture(t)
+	first, err := f.engine.Open(f.ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "abrir-1"})
+	require.NoError(t, err)
+	retry, err := f.engine.Open(f.ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "abrir-1"})
+	require.NoError(t, err)
+	require.Equal(t, first.ID, retry.ID, "a retried open returns the first conversation")
+	other, err := f.engine.Open(f.ctx, benefP("joao"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "abrir-1"})
+	require.NoError(t, err)
+	require.NotEqual(t, first.ID, other.ID, "keys are per beneficiary")
+
+	// Concurrent retries of one key create one conversation.
+	var wg sync.WaitGroup
+	ids := make([]string, 16)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := f.engine.Open(f.ctx, benefP("rita"), attendance.OpenParams{SubjectID: "boleto", IdempotencyKey: "k"})
+			if err == nil {
+				ids[i] = c.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+
+	// The default limit is three open conversations per beneficiary.
+	f.open("maria", "boleto")
+	f.open("maria", "urgente")
+	_, err = f.engine.Open(f.ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+	require.ErrorIs(t, err, attendance.ErrLimit)
+	_, err = f.engine.Leave(f.ctx, benefP("maria"), first.ID)
+	require.NoError(t, err)
+	f.open("maria", "duvida")
 }

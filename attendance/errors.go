@@ -32,6 +32,9 @@ var (
 	ErrUnknownSubject = errors.New("attendance: unknown subject")
 	// ErrUnknownReason: the finalize reason is not configured.
 	ErrUnknownReason = errors.New("attendance: unknown finalize reason")
+	// ErrLimit: a protective limit was reached, e.g. a beneficiary's open
+	// conversations (Config.MaxOpenPerBeneficiary).
+	ErrLimit = errors.New("attendance: limit reached")
 	// ErrClosed: the engine or subscription was stopped.
 	ErrClosed = errors.New("attendance: closed")
 )

@@ -144,7 +144,7 @@ func (w *world) engine(rng *rand.Rand) *attendance.Engine { return w.engines[rng
 // expected reports whether err is an outcome a racing caller may see.
 func expected(err error) bool {
 	for _, ok := range []error{attendance.ErrConflict, attendance.ErrForbidden, attendance.ErrInvalidTransition,
-		attendance.ErrOfferExpired, attendance.ErrAgentAtCapacity, attendance.ErrAgentUnavailable} {
+		attendance.ErrOfferExpired, attendance.ErrAgentAtCapacity, attendance.ErrAgentUnavailable, attendance.ErrLimit} {
 		if errors.Is(err, ok) {
 			return true
 		}
