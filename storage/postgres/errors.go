@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -47,8 +46,9 @@ func retryable(err error) bool {
 
 // translate wraps a driver error with what was being done and, where one
 // fits, an attendance sentinel: no rows is ErrNotFound, a uniqueness
-// violation, a serialization failure or a deadlock is ErrConflict. Context
-// errors keep matching context.Canceled and context.DeadlineExceeded.
+// violation, a serialization failure or a deadlock is ErrConflict. Errors
+// are wrapped with %w, so a cancelled call still matches context.Canceled
+// or context.DeadlineExceeded.
 func translate(what string, err error) error {
 	if err == nil {
 		return nil
@@ -61,9 +61,6 @@ func translate(what string, err error) error {
 		return fmt.Errorf("postgres: %s: already exists: %w (%w)", what, attendance.ErrConflict, err)
 	case codeSerializationFailure, codeDeadlockDetected:
 		return fmt.Errorf("postgres: %s: lost a race with another transaction: %w (%w)", what, attendance.ErrConflict, err)
-	}
-	if errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }
