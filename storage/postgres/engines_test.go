@@ -109,7 +109,7 @@ func newCluster(t *testing.T, n int, open func(t *testing.T) attendance.Store) *
 // acceptable reports whether err is an outcome a racing caller may see.
 func acceptable(err error) bool {
 	for _, ok := range []error{attendance.ErrConflict, attendance.ErrForbidden, attendance.ErrInvalidTransition,
-		attendance.ErrOfferExpired, attendance.ErrAgentAtCapacity, attendance.ErrAgentUnavailable} {
+		attendance.ErrOfferExpired, attendance.ErrAgentAtCapacity, attendance.ErrAgentUnavailable, attendance.ErrLimit} {
 		if errors.Is(err, ok) {
 			return true
 		}
