@@ -73,10 +73,12 @@ func BenchmarkEngineRouting(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("arrival/agents=%d", n), func(b *testing.B) {
 			e, _ := benchEngine(b, n, 3)
-			benef := benefP("maria")
 			b.ReportAllocs()
 			b.ResetTimer()
+			i := 0
 			for b.Loop() {
+				i++
+				benef := benefP(fmt.Sprintf("b%d", i%1000))
 				c, err := e.Open(ctx, benef, attendance.OpenParams{SubjectID: "duvida"})
 				if err != nil || c.State != attendance.StateOffered {
 					b.Fatalf("open: %v %s", err, c.State)

@@ -19,6 +19,12 @@ type Store struct {
 	mu     sync.RWMutex
 	agents map[string]*attendance.Agent
 	convs  map[string]*conversation
+	// open holds the conversations not finalized nor abandoned, and
+	// byBeneficiary each beneficiary's conversations, so that the listings
+	// the engine makes on its hot paths (due offers, an agent's chats, a
+	// beneficiary's open chats) do not scan the whole history.
+	open          map[string]*conversation
+	byBeneficiary map[string]map[string]*conversation
 }
 
 // conversation is one conversation with its log, idempotency index and read
@@ -41,6 +47,9 @@ func New() *Store {
 	return &Store{
 		agents: make(map[string]*attendance.Agent),
 		convs:  make(map[string]*conversation),
+
+		open:          make(map[string]*conversation),
+		byBeneficiary: make(map[string]map[string]*conversation),
 	}
 }
 
@@ -163,12 +172,18 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	msg.ConversationID = c.ID
 	msg.Seq = 1
 	msg.Kind = attendance.KindSystem
-	s.convs[c.ID] = &conversation{
+	created := &conversation{
 		conv:  c,
 		msgs:  []attendance.Message{msg},
 		idem:  make(map[idemKey]int64),
 		marks: make(map[attendance.Principal]attendance.ReadMark),
 	}
+	s.convs[c.ID] = created
+	s.open[c.ID] = created
+	if s.byBeneficiary[c.BeneficiaryID] == nil {
+		s.byBeneficiary[c.BeneficiaryID] = make(map[string]*conversation)
+	}
+	s.byBeneficiary[c.BeneficiaryID][c.ID] = created
 	return c, cloneMessage(msg), nil
 }
 
@@ -230,7 +245,7 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 
 	s.mu.RLock()
 	out := make([]attendance.Conversation, 0)
-	for _, c := range s.convs {
+	for _, c := range s.candidates(&filter) {
 		if matchConversation(&c.conv, &filter) {
 			out = append(out, c.conv)
 		}
@@ -250,6 +265,19 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 		out = out[:filter.Limit:filter.Limit]
 	}
 	return out, nil
+}
+
+// candidates returns the smallest index holding every conversation the
+// filter may match. Called with s.mu held.
+func (s *Store) candidates(f *attendance.ListConversationsFilter) map[string]*conversation {
+	if f.BeneficiaryID != "" {
+		return s.byBeneficiary[f.BeneficiaryID]
+	}
+	onlyOpen := len(f.States) > 0 && !slices.ContainsFunc(f.States, attendance.State.Terminal)
+	if onlyOpen || f.AgentID != "" || !f.OfferExpiredAt.IsZero() {
+		return s.open // an owner or an offer implies an open conversation
+	}
+	return s.convs
 }
 
 func matchConversation(c *attendance.Conversation, f *attendance.ListConversationsFilter) bool {
@@ -402,6 +430,9 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	}
 	c.conv = next
 	c.msgs = append(c.msgs, msg)
+	if next.State.Terminal() {
+		delete(s.open, next.ID)
+	}
 	return next, cloneMessage(msg), nil
 }
 
