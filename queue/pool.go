@@ -43,52 +43,27 @@ func (p *Pool) Best() (Candidate, bool) {
 	if len(p.h.items) == 0 {
 		return Candidate{}, false
 	}
-	return p.h.items[0], true
+	return p.h.items[0].c, true
 }
 
 // Set adds c or updates the candidate with c's ID.
 func (p *Pool) Set(c Candidate) {
-	if p.h.index == nil {
-		p.h.index = make(map[string]int)
+	if p.h.byID == nil {
+		p.h.byID = make(map[string]*poolEntry)
 	}
-	if i, ok := p.h.index[c.ID]; ok {
-		p.h.items[i] = c
-		heap.Fix(&p.h, i)
+	if e, ok := p.h.byID[c.ID]; ok {
+		e.c = c
+		heap.Fix(&p.h, e.pos)
 		return
 	}
-	heap.Push(&p.h, c)
+	heap.Push(&p.h, &poolEntry{c: c})
 }
 
 // Remove deletes the candidate with that ID, if present.
 func (p *Pool) Remove(id string) {
-	if i, ok := p.h.index[id]; ok {
-		heap.Remove(&p.h, i)
+	if e, ok := p.h.byID[id]; ok {
+		heap.Remove(&p.h, e.pos)
 	}
-}
-
-// candidateHeap is a binary heap with an ID -> position index.
-type candidateHeap struct {
-	items []Candidate
-	index map[string]int
-}
-
-func (h *candidateHeap) Len() int           { return len(h.items) }
-func (h *candidateHeap) Less(i, j int) bool { return h.items[i].Better(h.items[j]) }
-func (h *candidateHeap) Swap(i, j int) {
-	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.index[h.items[i].ID] = i
-	h.index[h.items[j].ID] = j
-}
-func (h *candidateHeap) Push(x any) {
-	c := x.(Candidate)
-	h.index[c.ID] = len(h.items)
-	h.items = append(h.items, c)
-}
-func (h *candidateHeap) Pop() any {
-	last := h.items[len(h.items)-1]
-	h.items = h.items[:len(h.items)-1]
-	delete(h.index, last.ID)
-	return last
 }
 
 // BestWhere returns the best candidate for which ok is true. It visits
@@ -102,8 +77,8 @@ func (p *Pool) BestWhere(ok func(Candidate) bool) (Candidate, bool) {
 	frontier := &indexHeap{items: items, idx: []int{0}}
 	for frontier.Len() > 0 {
 		i := heap.Pop(frontier).(int)
-		if ok(items[i]) {
-			return items[i], true
+		if ok(items[i].c) {
+			return items[i].c, true
 		}
 		for _, child := range [2]int{2*i + 1, 2*i + 2} {
 			if child < len(items) {
@@ -114,14 +89,47 @@ func (p *Pool) BestWhere(ok func(Candidate) bool) (Candidate, bool) {
 	return Candidate{}, false
 }
 
+// poolEntry is a candidate and its position in the heap; entries are
+// pointers so a swap updates two ints instead of an index map.
+type poolEntry struct {
+	c   Candidate
+	pos int
+}
+
+// candidateHeap is a binary heap of entries with an ID -> entry index.
+type candidateHeap struct {
+	items []*poolEntry
+	byID  map[string]*poolEntry
+}
+
+func (h *candidateHeap) Len() int           { return len(h.items) }
+func (h *candidateHeap) Less(i, j int) bool { return h.items[i].c.Better(h.items[j].c) }
+func (h *candidateHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.items[i].pos = i
+	h.items[j].pos = j
+}
+func (h *candidateHeap) Push(x any) {
+	e := x.(*poolEntry)
+	e.pos = len(h.items)
+	h.items = append(h.items, e)
+	h.byID[e.c.ID] = e
+}
+func (h *candidateHeap) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	delete(h.byID, last.c.ID)
+	return last
+}
+
 // indexHeap orders positions of a candidate heap by preference.
 type indexHeap struct {
-	items []Candidate
+	items []*poolEntry
 	idx   []int
 }
 
 func (h *indexHeap) Len() int           { return len(h.idx) }
-func (h *indexHeap) Less(i, j int) bool { return h.items[h.idx[i]].Better(h.items[h.idx[j]]) }
+func (h *indexHeap) Less(i, j int) bool { return h.items[h.idx[i]].c.Better(h.items[h.idx[j]].c) }
 func (h *indexHeap) Swap(i, j int)      { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
 func (h *indexHeap) Push(x any)         { h.idx = append(h.idx, x.(int)) }
 func (h *indexHeap) Pop() any {
