@@ -172,9 +172,9 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	if err != nil {
 		return Message{}, err
 	}
-	states := []State{StateActive}
+	states, owner := []State{StateActive}, p.ID
 	if p.Role == RoleBeneficiary {
-		states = []State{StateQueued, StateOffered, StateActive}
+		states, owner = []State{StateQueued, StateOffered, StateActive}, ""
 	}
 	kind := KindText
 	if params.Attachment != nil {
@@ -191,7 +191,8 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 			IdempotencyKey: params.IdempotencyKey,
 			CreatedAt:      e.cfg.Now(),
 		},
-		States: states,
+		States:  states,
+		AgentID: owner,
 	})
 	if err != nil {
 		return Message{}, err

@@ -51,7 +51,8 @@ type Store interface {
 	// same sender with that key already exists in the conversation, it
 	// returns that message and created == false, changing nothing. The
 	// conversation's state must be one of params.States (ErrInvalidTransition
-	// otherwise).
+	// otherwise) and, when params.AgentID is set, its owner must be that
+	// agent (ErrForbidden otherwise).
 	AppendMessage(ctx context.Context, params AppendMessageParams) (msg Message, created bool, err error)
 	// ListMessages returns a conversation's messages with Seq > AfterSeq in
 	// order, at most Limit (0 means all).
@@ -154,6 +155,11 @@ type AppendMessageParams struct {
 	Message Message
 	// States the conversation must be in.
 	States []State
+	// AgentID, if set, must be the conversation's current owner
+	// (ErrForbidden otherwise): an agent writes only while the conversation
+	// is theirs, checked in the same atomic step as the append. A retried
+	// idempotency key still returns the first message.
+	AgentID string
 }
 
 // ListMessagesFilter selects a conversation's messages.

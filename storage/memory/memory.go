@@ -496,6 +496,10 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: state is %s, want one of %v: %w",
 			m.ConversationID, c.conv.State, params.States, attendance.ErrInvalidTransition)
 	}
+	if params.AgentID != "" && c.conv.AgentID != params.AgentID {
+		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: it is not agent %q's: %w",
+			m.ConversationID, params.AgentID, attendance.ErrForbidden)
+	}
 
 	m = cloneMessage(m)
 	c.conv.LastSeq++

@@ -39,7 +39,8 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	if err != nil {
 		return attendance.Message{}, false, err
 	}
-	args[1] = states // $2: the seq comes from the conversation row
+	args[1] = states                    // $2: the seq comes from the conversation row
+	args = append(args, params.AgentID) // $12: the owner, or '' for anyone
 
 	for attempt := 0; ; attempt++ {
 		var seq int64
@@ -52,8 +53,8 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 			return attendance.Message{}, false, translate(what, err)
 		}
 		// Nothing was written: say why, in the contract's order.
-		var state string
-		if err := s.pool.QueryRow(ctx, s.q.conversationState, m.ConversationID).Scan(&state); err != nil {
+		var state, owner string
+		if err := s.pool.QueryRow(ctx, s.q.conversationState, m.ConversationID).Scan(&state, &owner); err != nil {
 			return attendance.Message{}, false, translate(what, err)
 		}
 		if m.IdempotencyKey != "" {
@@ -69,6 +70,9 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 		if !slices.Contains(params.States, attendance.State(state)) {
 			return attendance.Message{}, false, fmt.Errorf("postgres: %s: state is %s, want one of %v: %w",
 				what, state, params.States, attendance.ErrInvalidTransition)
+		}
+		if params.AgentID != "" && owner != params.AgentID {
+			return attendance.Message{}, false, fmt.Errorf("postgres: %s: it is not agent %q's: %w", what, params.AgentID, attendance.ErrForbidden)
 		}
 		// The state moved out of States and back between the two
 		// statements; try again.

@@ -70,6 +70,7 @@ func newQueries(schema string) queries {
 		appendMessage: `WITH c AS (
 				UPDATE {{s}}.conversations SET last_seq = last_seq + 1
 				WHERE id = $1 AND state = ANY($2::text[])
+				  AND ($12::text = '' OR agent_id = $12)
 				  AND ($10::text = '' OR NOT EXISTS (
 					SELECT 1 FROM {{s}}.messages m
 					WHERE m.conversation_id = $1 AND m.sender_role = $5 AND m.sender_id = $6
@@ -78,7 +79,7 @@ func newQueries(schema string) queries {
 			INSERT INTO {{s}}.messages (` + msgCols + `)
 			SELECT $1, c.last_seq, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::timestamptz FROM c
 			RETURNING seq`,
-		conversationState: `SELECT state FROM {{s}}.conversations WHERE id = $1`,
+		conversationState: `SELECT state, COALESCE(agent_id, '') FROM {{s}}.conversations WHERE id = $1`,
 		findIdempotent: `SELECT ` + msgCols + ` FROM {{s}}.messages
 			WHERE conversation_id = $1 AND sender_role = $2 AND sender_id = $3 AND idempotency_key = $4 AND idempotency_key <> ''`,
 		listMessages: `SELECT ` + msgCols + ` FROM {{s}}.messages

@@ -12,6 +12,7 @@ import (
 
 const (
 	qConversationSeq = `SELECT state, last_seq FROM conversations WHERE id = ?1`
+	qAppendCheck     = `SELECT state, last_seq, COALESCE(agent_id, '') FROM conversations WHERE id = ?1`
 	qFindIdempotent  = `SELECT ` + msgCols + ` FROM messages
 		WHERE conversation_id = ?1 AND sender_role = ?2 AND sender_id = ?3 AND idempotency_key = ?4 AND idempotency_key <> ''`
 	qSetLastSeq   = `UPDATE conversations SET last_seq = ?2 WHERE id = ?1`
@@ -55,10 +56,10 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	err := s.w.do(ctx, func(t *wtx) error {
 		what := fmt.Sprintf("append message to conversation %q", m.ConversationID)
 		var (
-			state   string
-			lastSeq int64
+			state, owner string
+			lastSeq      int64
 		)
-		if err := t.queryRow(qConversationSeq, m.ConversationID).Scan(&state, &lastSeq); err != nil {
+		if err := t.queryRow(qAppendCheck, m.ConversationID).Scan(&state, &lastSeq, &owner); err != nil {
 			return translate(what, err)
 		}
 		if m.IdempotencyKey != "" {
@@ -73,6 +74,9 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 		}
 		if !slices.Contains(params.States, attendance.State(state)) {
 			return fmt.Errorf("sqlite: %s: state is %s, want one of %v: %w", what, state, params.States, attendance.ErrInvalidTransition)
+		}
+		if params.AgentID != "" && owner != params.AgentID {
+			return fmt.Errorf("sqlite: %s: it is not agent %q's: %w", what, params.AgentID, attendance.ErrForbidden)
 		}
 		msg := m
 		msg.Seq = lastSeq + 1

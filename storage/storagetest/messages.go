@@ -33,6 +33,45 @@ func (s suite) messages(t *testing.T) {
 		require.Equal(t, int64(2), f.get(c.ID).LastSeq)
 	})
 
+	s.run(t, "AppendChecksTheOwner", func(t *testing.T, f *fixture) {
+		a, other := f.onlineAgent(2), f.onlineAgent(2)
+		c := f.conversation()
+		f.activate(c.ID, a.ID)
+		agent := attendance.AgentPrincipal(a.ID)
+
+		// Another agent, named as the owner, is refused and nothing changes.
+		before := f.snapshot(c.ID, a.ID, other.ID)
+		_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, attendance.AgentPrincipal(other.ID), "não é minha", "k-other"), States: openStates, AgentID: other.ID,
+		})
+		require.ErrorIs(t, err, attendance.ErrForbidden)
+		f.requireUnchanged(before)
+
+		first, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, agent, "é minha", "k-owner"), States: openStates, AgentID: a.ID,
+		})
+		require.NoError(t, err)
+		require.True(t, created)
+
+		// Once it is transferred away, the former owner is refused, but a
+		// retry of a key they used still returns the first message.
+		f.transition(attendance.TransitionParams{
+			ConversationID: c.ID, From: []attendance.State{attendance.StateActive}, ExpectAgentID: a.ID,
+			To: attendance.StateQueued, At: at(f.next()), Message: sysMsg(attendance.EventTransferred, "", at(f.next())),
+		})
+		f.offer(c.ID, other.ID)
+		_, _, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, agent, "ainda aqui?", "k-late"), States: openStates, AgentID: a.ID,
+		})
+		require.ErrorIs(t, err, attendance.ErrForbidden)
+		retry, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, agent, "é minha", "k-owner"), States: openStates, AgentID: a.ID,
+		})
+		require.NoError(t, err)
+		require.False(t, created)
+		requireMessage(t, first, retry)
+	})
+
 	s.run(t, "SeqsWithoutGaps", func(t *testing.T, f *fixture) {
 		a := f.onlineAgent(2)
 		c := f.conversation()
