@@ -192,26 +192,20 @@ func (e *Engine) Accept(ctx context.Context, p Principal, conversationID string)
 		return Conversation{}, err
 	}
 	now := e.cfg.Now()
-	after, _, err := e.store.Transition(ctx, TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateOffered},
-		ExpectAgentID:  p.ID,
-		OfferValidAt:   now,
-		To:             StateActive,
-		AgentID:        p.ID,
-		At:             now,
-		Message:        e.systemMessage(c.ID, Event{Type: EventAccepted, From: StateOffered, To: StateActive, AgentID: p.ID}, now),
-	})
+	after, err := e.apply(ctx, c, TransitionParams{
+		From:          []State{StateOffered},
+		ExpectAgentID: p.ID,
+		OfferValidAt:  now,
+		To:            StateActive,
+		AgentID:       p.ID,
+		At:            now,
+	}, Event{Type: EventAccepted, AgentID: p.ID})
 	if errors.Is(err, ErrOfferExpired) {
 		if _, rerr := e.releaseOffer(ctx, c, EventOfferExpired, now); rerr != nil {
 			e.log.Warn("attendance: expire offer after late accept", "conversation", c.ID, "err", rerr)
 		}
 	}
-	if err != nil {
-		return Conversation{}, err
-	}
-	e.commit(ctx, c, after)
-	return after, nil
+	return after, err
 }
 
 // Decline passes on an offer: the conversation goes back to its queue at its
@@ -221,20 +215,11 @@ func (e *Engine) Decline(ctx context.Context, p Principal, conversationID string
 	if err != nil {
 		return Conversation{}, err
 	}
-	now := e.cfg.Now()
-	after, _, err := e.store.Transition(ctx, TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateOffered},
-		ExpectAgentID:  p.ID,
-		To:             StateQueued,
-		At:             now,
-		Message:        e.systemMessage(c.ID, Event{Type: EventDeclined, From: StateOffered, To: StateQueued, AgentID: p.ID, QueueID: c.QueueID}, now),
-	})
-	if err != nil {
-		return Conversation{}, err
-	}
-	e.commit(ctx, c, after)
-	return e.reread(ctx, c.ID)
+	return e.apply(ctx, c, TransitionParams{
+		From:          []State{StateOffered},
+		ExpectAgentID: p.ID,
+		To:            StateQueued,
+	}, Event{Type: EventDeclined, AgentID: p.ID, QueueID: c.QueueID})
 }
 
 // TransferParams hand an active conversation to a queue or an agent.
@@ -264,19 +249,17 @@ func (e *Engine) Transfer(ctx context.Context, p Principal, params TransferParam
 	}
 	now := e.cfg.Now()
 	tp := TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateActive},
-		ExpectAgentID:  p.ID,
-		TransferNote:   params.Note,
-		At:             now,
+		From:          []State{StateActive},
+		ExpectAgentID: p.ID,
+		TransferNote:  params.Note,
+		At:            now,
 	}
-	ev := Event{Type: EventTransferred, From: StateActive, Note: params.Note}
+	ev := Event{Type: EventTransferred, Note: params.Note}
 	if params.QueueID != "" {
 		if _, ok := e.queues[params.QueueID]; !ok {
 			return Conversation{}, fmt.Errorf("%w: queue %q", ErrNotFound, params.QueueID)
 		}
-		tp.To, tp.QueueID = StateQueued, params.QueueID
-		ev.To, ev.QueueID = StateQueued, params.QueueID
+		tp.To, tp.QueueID, ev.QueueID = StateQueued, params.QueueID, params.QueueID
 	} else {
 		if params.AgentID == p.ID {
 			return Conversation{}, fmt.Errorf("%w: cannot transfer to oneself", ErrInvalidArgument)
@@ -286,15 +269,9 @@ func (e *Engine) Transfer(ctx context.Context, p Principal, params TransferParam
 			return Conversation{}, err
 		}
 		tp.To, tp.AgentID, tp.OfferDeadline = StateOffered, target.ID, now.Add(e.offerTimeout(target))
-		ev.To, ev.AgentID = StateOffered, target.ID
+		ev.AgentID = target.ID
 	}
-	tp.Message = e.systemMessage(c.ID, ev, now)
-	after, _, err := e.store.Transition(ctx, tp)
-	if err != nil {
-		return Conversation{}, err
-	}
-	e.commit(ctx, c, after)
-	return e.reread(ctx, c.ID)
+	return e.apply(ctx, c, tp, ev)
 }
 
 // FinalizeParams close a conversation.
@@ -319,22 +296,18 @@ func (e *Engine) Finalize(ctx context.Context, p Principal, params FinalizeParam
 		return Conversation{}, err
 	}
 	now := e.cfg.Now()
-	after, _, err := e.store.Transition(ctx, TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateActive},
-		ExpectAgentID:  p.ID,
-		To:             StateFinalized,
-		FinalReason:    params.Reason,
-		FinalNote:      params.Note,
-		At:             now,
-		Message:        e.systemMessage(c.ID, Event{Type: EventFinalized, From: StateActive, To: StateFinalized, AgentID: p.ID, Reason: params.Reason, Note: params.Note}, now),
-	})
-	if err != nil {
-		return Conversation{}, err
+	after, err := e.apply(ctx, c, TransitionParams{
+		From:          []State{StateActive},
+		ExpectAgentID: p.ID,
+		To:            StateFinalized,
+		FinalReason:   params.Reason,
+		FinalNote:     params.Note,
+		At:            now,
+	}, Event{Type: EventFinalized, AgentID: p.ID, Reason: params.Reason, Note: params.Note})
+	if err == nil {
+		e.observeHandleTime(c, now)
 	}
-	e.observeHandleTime(c, now)
-	e.commit(ctx, c, after)
-	return after, nil
+	return after, err
 }
 
 // Leave is the beneficiary giving up: a queued or offered conversation
@@ -351,19 +324,11 @@ func (e *Engine) Leave(ctx context.Context, p Principal, conversationID string) 
 	if err := checkTransition(c.State, StateAbandoned); err != nil {
 		return Conversation{}, err
 	}
-	now := e.cfg.Now()
-	after, _, err := e.store.Transition(ctx, TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateQueued, StateOffered},
-		To:             StateAbandoned,
-		At:             now,
-		Message:        e.systemMessage(c.ID, Event{Type: EventAbandoned, From: c.State, To: StateAbandoned}, now),
-	})
-	if err != nil {
-		return Conversation{}, err
-	}
-	e.commit(ctx, c, after)
-	return redactConversation(p, after), nil
+	after, err := e.apply(ctx, c, TransitionParams{
+		From: []State{StateQueued, StateOffered},
+		To:   StateAbandoned,
+	}, Event{Type: EventAbandoned})
+	return redactConversation(p, after), err
 }
 
 // reread returns a conversation as it is after a write the caller made. The
@@ -372,4 +337,22 @@ func (e *Engine) reread(ctx context.Context, id string) (Conversation, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postCommitTimeout)
 	defer cancel()
 	return e.store.GetConversation(ctx, id)
+}
+
+// apply moves c with one conditional transition (tp's conversation, time
+// and system message are filled in here, the message recording ev), commits
+// it and returns the conversation as it is then.
+func (e *Engine) apply(ctx context.Context, c Conversation, tp TransitionParams, ev Event) (Conversation, error) {
+	tp.ConversationID = c.ID
+	if tp.At.IsZero() {
+		tp.At = e.cfg.Now()
+	}
+	ev.From, ev.To = c.State, tp.To
+	tp.Message = e.systemMessage(c.ID, ev, tp.At)
+	after, _, err := e.store.Transition(ctx, tp)
+	if err != nil {
+		return Conversation{}, err
+	}
+	e.commit(ctx, c, after)
+	return e.reread(ctx, c.ID)
 }

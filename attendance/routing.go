@@ -173,25 +173,22 @@ func (e *Engine) ExpireOffers(ctx context.Context) (int, error) {
 // releaseOffer returns an offered conversation to its queue. It reports
 // false when another caller moved it first.
 func (e *Engine) releaseOffer(ctx context.Context, c Conversation, ev EventType, now time.Time) (bool, error) {
-	p := TransitionParams{
-		ConversationID: c.ID,
-		From:           []State{StateOffered},
-		ExpectAgentID:  c.AgentID,
-		To:             StateQueued,
-		At:             now,
-		Message:        e.systemMessage(c.ID, Event{Type: ev, From: StateOffered, To: StateQueued, AgentID: c.AgentID, QueueID: c.QueueID}, now),
+	tp := TransitionParams{
+		From:          []State{StateOffered},
+		ExpectAgentID: c.AgentID,
+		To:            StateQueued,
+		At:            now,
 	}
 	if ev == EventOfferExpired {
-		p.OfferExpiredAt = now
+		tp.OfferExpiredAt = now
 	}
-	after, _, err := e.store.Transition(ctx, p)
+	_, err := e.apply(ctx, c, tp, Event{Type: ev, AgentID: c.AgentID, QueueID: c.QueueID})
 	switch {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrInvalidTransition), errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("attendance: release offer %s: %w", c.ID, err)
 	}
-	e.commit(ctx, c, after)
 	return true, nil
 }
 
