@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
+
+// pkg prefixes the errors of this package.
+const pkg = "memory"
 
 var _ attendance.Store = (*Store)(nil)
 
@@ -60,11 +64,8 @@ func (s *Store) UpsertAgent(ctx context.Context, params attendance.UpsertAgentPa
 	if err := ctx.Err(); err != nil {
 		return attendance.Agent{}, err
 	}
-	if params.ID == "" {
-		return attendance.Agent{}, fmt.Errorf("memory: upsert agent: empty ID: %w", attendance.ErrInvalidArgument)
-	}
-	if err := params.Profile.Validate(); err != nil {
-		return attendance.Agent{}, fmt.Errorf("memory: upsert agent %q: %w", params.ID, err)
+	if err := rules.Agent(pkg, params); err != nil {
+		return attendance.Agent{}, err
 	}
 
 	s.mu.Lock()
@@ -99,8 +100,8 @@ func (s *Store) ListAgents(ctx context.Context, filter attendance.ListAgentsFilt
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if filter.Presence != "" && !filter.Presence.Valid() {
-		return nil, fmt.Errorf("memory: list agents: unknown presence %q: %w", filter.Presence, attendance.ErrInvalidArgument)
+	if err := rules.ListAgents(pkg, filter); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -127,12 +128,8 @@ func (s *Store) SetPresence(ctx context.Context, params attendance.SetPresencePa
 	if err := ctx.Err(); err != nil {
 		return attendance.Agent{}, err
 	}
-	if params.AgentID == "" {
-		return attendance.Agent{}, fmt.Errorf("memory: set presence: empty agent ID: %w", attendance.ErrInvalidArgument)
-	}
-	if !params.Presence.Valid() {
-		return attendance.Agent{}, fmt.Errorf("memory: set presence of agent %q: unknown presence %q: %w",
-			params.AgentID, params.Presence, attendance.ErrInvalidArgument)
+	if err := rules.Presence(pkg, params); err != nil {
+		return attendance.Agent{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,7 +154,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	c := params.Conversation
-	if err := validateNewConversation(c, params.Opened); err != nil {
+	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 
@@ -168,7 +165,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	}
 	c.OfferDeadline = time.Time{}
 	c.LastSeq = 1
-	msg := cloneMessage(params.Opened)
+	msg := rules.CopyMessage(params.Opened)
 	msg.ConversationID = c.ID
 	msg.Seq = 1
 	msg.Kind = attendance.KindSystem
@@ -184,31 +181,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 		s.byBeneficiary[c.BeneficiaryID] = make(map[string]*conversation)
 	}
 	s.byBeneficiary[c.BeneficiaryID][c.ID] = created
-	return c, cloneMessage(msg), nil
-}
-
-func validateNewConversation(c attendance.Conversation, opened attendance.Message) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("memory: create conversation %q: "+format+": %w",
-			append(append([]any{c.ID}, args...), attendance.ErrInvalidArgument)...)
-	}
-	switch {
-	case c.ID == "":
-		return bad("empty ID")
-	case c.BeneficiaryID == "":
-		return bad("empty BeneficiaryID")
-	case c.QueueID == "":
-		return bad("empty QueueID")
-	case c.State != attendance.StateQueued:
-		return bad("state is %q, want %q", c.State, attendance.StateQueued)
-	case c.Version != 0:
-		return bad("Version is %d, want 0", c.Version)
-	case c.AgentID != "":
-		return bad("a queued conversation has no AgentID, got %q", c.AgentID)
-	case opened.ID == "":
-		return bad("empty opened message ID")
-	}
-	return nil
+	return c, rules.CopyMessage(msg), nil
 }
 
 // GetConversation returns one conversation, or ErrNotFound.
@@ -234,13 +207,8 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for _, st := range filter.States {
-		if !st.Valid() {
-			return nil, fmt.Errorf("memory: list conversations: unknown state %q: %w", st, attendance.ErrInvalidArgument)
-		}
-	}
-	if filter.Limit < 0 {
-		return nil, fmt.Errorf("memory: list conversations: negative Limit %d: %w", filter.Limit, attendance.ErrInvalidArgument)
+	if err := rules.ListConversations(pkg, filter); err != nil {
+		return nil, err
 	}
 
 	s.mu.RLock()
@@ -290,16 +258,10 @@ func matchConversation(c *attendance.Conversation, f *attendance.ListConversatio
 		return false
 	case f.BeneficiaryID != "" && c.BeneficiaryID != f.BeneficiaryID:
 		return false
-	case !f.OfferExpiredAt.IsZero() && !offerDue(c, f.OfferExpiredAt):
+	case !f.OfferExpiredAt.IsZero() && !rules.OfferDue(c, f.OfferExpiredAt):
 		return false
 	}
 	return true
-}
-
-// offerDue reports whether c is an offer whose deadline is at or before t.
-// An offer without a deadline never falls due.
-func offerDue(c *attendance.Conversation, t time.Time) bool {
-	return c.State == attendance.StateOffered && !c.OfferDeadline.IsZero() && !c.OfferDeadline.After(t)
 }
 
 // Transition applies one conditional move, checking in this order: params
@@ -322,105 +284,38 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	if err := ctx.Err(); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	if err := validateTransition(&params); err != nil {
+	if err := rules.Transition(pkg, &params); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	fail := func(format string, args ...any) (attendance.Conversation, attendance.Message, error) {
-		return attendance.Conversation{}, attendance.Message{},
-			fmt.Errorf("memory: transition conversation %q to %s: "+format,
-				append([]any{params.ConversationID, params.To}, args...)...)
+	fail := func(err error) (attendance.Conversation, attendance.Message, error) {
+		return attendance.Conversation{}, attendance.Message{}, err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.convs[params.ConversationID]
 	if !ok {
-		return fail("%w", attendance.ErrNotFound)
+		return fail(rules.TransitionError(pkg, &params, "%w", attendance.ErrNotFound))
 	}
 	cur := c.conv
-	if !slices.Contains(params.From, cur.State) {
-		if cur.State.Terminal() {
-			return fail("%w", &attendance.TransitionError{From: cur.State, To: params.To})
-		}
-		return fail("state is %s, want one of %v: %w", cur.State, params.From, attendance.ErrConflict)
+	if err := rules.Conversation(pkg, &cur, &params, nil); err != nil {
+		return fail(err)
 	}
-	if !attendance.CanTransition(cur.State, params.To) {
-		return fail("%w", &attendance.TransitionError{From: cur.State, To: params.To})
-	}
-	if params.ExpectAgentID != "" && cur.AgentID != params.ExpectAgentID {
-		return fail("agent is %q, want %q: %w", cur.AgentID, params.ExpectAgentID, attendance.ErrConflict)
-	}
-	if params.ExpectVersion != 0 && cur.Version != params.ExpectVersion {
-		return fail("version is %d, want %d: %w", cur.Version, params.ExpectVersion, attendance.ErrConflict)
-	}
-	if !params.OfferValidAt.IsZero() && !cur.OfferDeadline.IsZero() && !cur.OfferDeadline.After(params.OfferValidAt) {
-		return fail("deadline %s is not after %s: %w",
-			cur.OfferDeadline.Format(time.RFC3339Nano), params.OfferValidAt.Format(time.RFC3339Nano), attendance.ErrOfferExpired)
-	}
-	if !params.OfferExpiredAt.IsZero() && !offerDue(&cur, params.OfferExpiredAt) {
-		return fail("offer is not due at %s: %w", params.OfferExpiredAt.Format(time.RFC3339Nano), attendance.ErrConflict)
-	}
-
-	var prevOwner, newOwner string
-	if cur.State.HoldsAgent() {
-		prevOwner = cur.AgentID
-	}
-	if params.To.HoldsAgent() {
-		newOwner = params.AgentID
-	}
+	prevOwner, newOwner := rules.Owners(&cur, &params)
 	var target *attendance.Agent
 	if newOwner != prevOwner && newOwner != "" {
 		a, ok := s.agents[newOwner]
-		switch {
-		case !ok:
-			return fail("agent %q: %w", newOwner, attendance.ErrNotFound)
-		case a.Presence != attendance.PresenceOnline:
-			return fail("agent %q is %s: %w", newOwner, a.Presence, attendance.ErrAgentUnavailable)
-		case a.Load >= a.Profile.Max:
-			return fail("agent %q has load %d of max %d: %w", newOwner, a.Load, a.Profile.Max, attendance.ErrAgentAtCapacity)
+		if !ok {
+			return fail(rules.TransitionError(pkg, &params, "agent %q: %w", newOwner, attendance.ErrNotFound))
+		}
+		if err := rules.Target(pkg, a, a.Profile.Max, &params); err != nil {
+			return fail(err)
 		}
 		target = a
 	}
 
 	// Every check passed: apply the move. Nothing below can fail.
-	next := cur
-	next.State = params.To
-	next.AgentID = newOwner
-	if newOwner != "" {
-		next.LastAgentID = newOwner
-	}
-	if params.QueueID != "" {
-		next.QueueID = params.QueueID
-	}
-	next.OfferDeadline = time.Time{}
-	if params.To == attendance.StateOffered {
-		next.OfferDeadline = params.OfferDeadline
-	}
-	if params.TransferNote != "" {
-		next.TransferNote = params.TransferNote
-	}
-	if params.FinalReason != "" {
-		next.FinalReason = params.FinalReason
-	}
-	if params.FinalNote != "" {
-		next.FinalNote = params.FinalNote
-	}
-	next.Version++
-	next.LastSeq++
-	next.UpdatedAt = params.At
-
-	msg := cloneMessage(params.Message)
-	msg.ConversationID = next.ID
-	msg.Seq = next.LastSeq
-	msg.Kind = attendance.KindSystem
-	if msg.CreatedAt.IsZero() {
-		msg.CreatedAt = params.At
-	}
-	if msg.Event != nil {
-		msg.Event.From = cur.State
-		msg.Event.To = params.To
-	}
-
+	next, msg := rules.Apply(cur, &params, nil)
 	if prev, ok := s.agents[prevOwner]; ok && prevOwner != newOwner && prev.Load > 0 {
 		prev.Load--
 	}
@@ -433,35 +328,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	if next.State.Terminal() {
 		delete(s.open, next.ID)
 	}
-	return next, cloneMessage(msg), nil
-}
-
-func validateTransition(p *attendance.TransitionParams) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("memory: transition conversation %q: "+format+": %w",
-			append(append([]any{p.ConversationID}, args...), attendance.ErrInvalidArgument)...)
-	}
-	if p.ConversationID == "" {
-		return bad("empty conversation ID")
-	}
-	if len(p.From) == 0 {
-		return bad("empty From")
-	}
-	for _, st := range p.From {
-		if !st.Valid() {
-			return bad("unknown From state %q", st)
-		}
-	}
-	if !p.To.Valid() {
-		return bad("unknown To state %q", p.To)
-	}
-	if p.To.HoldsAgent() && p.AgentID == "" {
-		return bad("empty AgentID for state %s", p.To)
-	}
-	if p.Message.ID == "" {
-		return bad("empty message ID")
-	}
-	return nil
+	return next, rules.CopyMessage(msg), nil
 }
 
 // AppendMessage appends a participant's message with the next Seq. A
@@ -475,7 +342,7 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	if err := ctx.Err(); err != nil {
 		return attendance.Message{}, false, err
 	}
-	if err := validateAppend(&params); err != nil {
+	if err := rules.Append(pkg, &params); err != nil {
 		return attendance.Message{}, false, err
 	}
 	m := params.Message
@@ -489,7 +356,7 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	key := idemKey{sender: m.Sender, key: m.IdempotencyKey}
 	if m.IdempotencyKey != "" {
 		if seq, ok := c.idem[key]; ok {
-			return cloneMessage(c.msgs[seq-1]), false, nil
+			return rules.CopyMessage(c.msgs[seq-1]), false, nil
 		}
 	}
 	if !slices.Contains(params.States, c.conv.State) {
@@ -501,42 +368,14 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 			m.ConversationID, params.AgentID, attendance.ErrForbidden)
 	}
 
-	m = cloneMessage(m)
+	m = rules.CopyMessage(m)
 	c.conv.LastSeq++
 	m.Seq = c.conv.LastSeq
 	c.msgs = append(c.msgs, m)
 	if m.IdempotencyKey != "" {
 		c.idem[key] = m.Seq
 	}
-	return cloneMessage(m), true, nil
-}
-
-func validateAppend(p *attendance.AppendMessageParams) error {
-	m := &p.Message
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("memory: append message to conversation %q: "+format+": %w",
-			append(append([]any{m.ConversationID}, args...), attendance.ErrInvalidArgument)...)
-	}
-	switch {
-	case m.ConversationID == "":
-		return bad("empty ConversationID")
-	case m.ID == "":
-		return bad("empty message ID")
-	case m.Kind != attendance.KindText && m.Kind != attendance.KindAttachment && m.Kind != attendance.KindSystem:
-		return bad("unknown Kind %q", m.Kind)
-	case m.Sender.Role == "" || m.Sender.ID == "":
-		return bad("empty Sender")
-	case m.CreatedAt.IsZero():
-		return bad("zero CreatedAt")
-	case len(p.States) == 0:
-		return bad("empty States")
-	}
-	for _, st := range p.States {
-		if !st.Valid() {
-			return bad("unknown state %q", st)
-		}
-	}
-	return nil
+	return rules.CopyMessage(m), true, nil
 }
 
 // ListMessages returns a conversation's messages with Seq > AfterSeq in Seq
@@ -547,15 +386,8 @@ func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessages
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	switch {
-	case filter.ConversationID == "":
-		return nil, fmt.Errorf("memory: list messages: empty ConversationID: %w", attendance.ErrInvalidArgument)
-	case filter.AfterSeq < 0:
-		return nil, fmt.Errorf("memory: list messages of conversation %q: negative AfterSeq %d: %w",
-			filter.ConversationID, filter.AfterSeq, attendance.ErrInvalidArgument)
-	case filter.Limit < 0:
-		return nil, fmt.Errorf("memory: list messages of conversation %q: negative Limit %d: %w",
-			filter.ConversationID, filter.Limit, attendance.ErrInvalidArgument)
+	if err := rules.ListMessages(pkg, filter); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -571,7 +403,7 @@ func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessages
 	}
 	out := make([]attendance.Message, 0, end-start)
 	for _, m := range c.msgs[start:end] {
-		out = append(out, cloneMessage(m))
+		out = append(out, rules.CopyMessage(m))
 	}
 	return out, nil
 }
@@ -584,15 +416,8 @@ func (s *Store) MarkRead(ctx context.Context, params attendance.MarkReadParams) 
 	if err := ctx.Err(); err != nil {
 		return attendance.ReadMark{}, err
 	}
-	switch {
-	case params.ConversationID == "":
-		return attendance.ReadMark{}, fmt.Errorf("memory: mark read: empty ConversationID: %w", attendance.ErrInvalidArgument)
-	case params.Participant.Role == "" || params.Participant.ID == "":
-		return attendance.ReadMark{}, fmt.Errorf("memory: mark read in conversation %q: empty Participant: %w",
-			params.ConversationID, attendance.ErrInvalidArgument)
-	case params.Seq < 0:
-		return attendance.ReadMark{}, fmt.Errorf("memory: mark read in conversation %q: negative Seq %d: %w",
-			params.ConversationID, params.Seq, attendance.ErrInvalidArgument)
+	if err := rules.MarkRead(pkg, params); err != nil {
+		return attendance.ReadMark{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -652,16 +477,4 @@ func cloneAgent(a *attendance.Agent) attendance.Agent {
 	out := *a
 	out.Profile = cloneProfile(a.Profile)
 	return out
-}
-
-func cloneMessage(m attendance.Message) attendance.Message {
-	if m.Attachment != nil {
-		att := *m.Attachment
-		m.Attachment = &att
-	}
-	if m.Event != nil {
-		ev := *m.Event
-		m.Event = &ev
-	}
-	return m
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 // UpsertAgent creates an agent (offline, load 0) or replaces an existing
@@ -16,10 +17,10 @@ func (s *Store) UpsertAgent(ctx context.Context, params attendance.UpsertAgentPa
 	if err := s.check(ctx); err != nil {
 		return attendance.Agent{}, err
 	}
-	if err := validateAgent(params); err != nil {
+	if err := rules.Agent(pkg, params); err != nil {
 		return attendance.Agent{}, err
 	}
-	profile, err := encodeProfile(params.Profile)
+	profile, err := rules.EncodeProfile(pkg, params.Profile)
 	if err != nil {
 		return attendance.Agent{}, err
 	}
@@ -60,8 +61,8 @@ func (s *Store) ListAgents(ctx context.Context, filter attendance.ListAgentsFilt
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if filter.Presence != "" && !filter.Presence.Valid() {
-		return nil, invalid("list agents", "unknown presence %q", filter.Presence)
+	if err := rules.ListAgents(pkg, filter); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, s.q.listAgents, string(filter.Presence), filter.QueueID)
 	if err != nil {
@@ -86,7 +87,7 @@ func (s *Store) SetPresence(ctx context.Context, params attendance.SetPresencePa
 	if err := s.check(ctx); err != nil {
 		return attendance.Agent{}, err
 	}
-	if err := validatePresence(params); err != nil {
+	if err := rules.Presence(pkg, params); err != nil {
 		return attendance.Agent{}, err
 	}
 	a, err := scanAgent(s.pool.QueryRow(ctx, s.q.setPresence, params.AgentID, string(params.Presence), timeArg(params.At)))

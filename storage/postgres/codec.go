@@ -1,35 +1,28 @@
 package postgres
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
-// Times are stored as timestamptz (microsecond precision); the zero time is
-// stored as NULL. Everything the store returns went through normTime, so a
-// value read back equals the value returned by the write.
+// pkg prefixes the errors of this package.
+const pkg = "postgres"
 
-// normTime returns t in UTC truncated to the microsecond, the precision the
-// store keeps. The zero time stays zero.
-func normTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
+// Times are stored as timestamptz (microsecond precision); the zero time is
+// stored as NULL. Everything the store returns went through rules.NormTime,
+// so a value read back equals the value returned by the write.
 
 // timeArg is the SQL value of t: NULL for the zero time.
 func timeArg(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return normTime(t)
+	return rules.NormTime(t)
 }
 
 // timeCol is the Go value of a timestamptz column.
@@ -37,68 +30,7 @@ func timeCol(v pgtype.Timestamptz) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return normTime(v.Time)
-}
-
-// nullString stores an empty string as NULL (used for foreign keys).
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// storedProfile is the JSON form of attendance.Profile kept in
-// agents.profile. It has no omitempty, so nil and empty slices survive the
-// round trip as they were given.
-type storedProfile struct {
-	Min                int           `json:"min"`
-	Max                int           `json:"max"`
-	Queues             []string      `json:"queues"`
-	OfferTimeout       time.Duration `json:"offer_timeout"`
-	AutoAcceptBelowMin bool          `json:"auto_accept_below_min"`
-	Widgets            []string      `json:"widgets"`
-	Shortcuts          string        `json:"shortcuts"`
-}
-
-func encodeProfile(p attendance.Profile) (string, error) {
-	b, err := json.Marshal(storedProfile(p))
-	if err != nil {
-		return "", fmt.Errorf("postgres: encode profile: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeProfile(b []byte) (attendance.Profile, error) {
-	var sp storedProfile
-	if err := json.Unmarshal(b, &sp); err != nil {
-		return attendance.Profile{}, fmt.Errorf("postgres: decode profile: %w", err)
-	}
-	return attendance.Profile(sp), nil
-}
-
-// encodeJSON stores a nil pointer as NULL and anything else as JSON.
-func encodeJSON[T any](v *T) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: encode %T: %w", v, err)
-	}
-	return string(b), nil
-}
-
-// decodeJSON is the inverse of encodeJSON.
-func decodeJSON[T any](b []byte) (*T, error) {
-	if b == nil {
-		return nil, nil
-	}
-	out := new(T)
-	if err := json.Unmarshal(b, out); err != nil {
-		return nil, fmt.Errorf("postgres: decode %T: %w", out, err)
-	}
-	return out, nil
+	return rules.NormTime(v.Time)
 }
 
 const agentCols = `id, name, profile, presence, load, last_assigned_at`
@@ -113,7 +45,7 @@ func scanAgent(r pgx.Row) (attendance.Agent, error) {
 	if err := r.Scan(&a.ID, &a.Name, &profile, &presence, &a.Load, &last); err != nil {
 		return attendance.Agent{}, err
 	}
-	p, err := decodeProfile(profile)
+	p, err := rules.DecodeProfile(pkg, profile)
 	if err != nil {
 		return attendance.Agent{}, err
 	}
@@ -166,10 +98,10 @@ func scanMessage(r pgx.Row) (attendance.Message, error) {
 	}
 	m.Kind = attendance.MessageKind(kind)
 	m.Sender.Role = attendance.Role(role)
-	if m.Attachment, err = decodeJSON[attendance.Attachment](attachment); err != nil {
+	if m.Attachment, err = rules.DecodeJSON[attendance.Attachment](pkg, attachment); err != nil {
 		return attendance.Message{}, err
 	}
-	if m.Event, err = decodeJSON[attendance.Event](event); err != nil {
+	if m.Event, err = rules.DecodeJSON[attendance.Event](pkg, event); err != nil {
 		return attendance.Message{}, err
 	}
 	m.CreatedAt = timeCol(created)
@@ -178,38 +110,14 @@ func scanMessage(r pgx.Row) (attendance.Message, error) {
 
 // messageArgs are the values of msgCols for m, in order.
 func messageArgs(m attendance.Message) ([]any, error) {
-	att, err := encodeJSON(m.Attachment)
+	att, err := rules.EncodeJSON(pkg, m.Attachment)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := encodeJSON(m.Event)
+	ev, err := rules.EncodeJSON(pkg, m.Event)
 	if err != nil {
 		return nil, err
 	}
 	return []any{m.ConversationID, m.Seq, m.ID, string(m.Kind), string(m.Sender.Role), m.Sender.ID, m.Body,
 		att, ev, m.IdempotencyKey, timeArg(m.CreatedAt)}, nil
-}
-
-// normMessage is m as the store keeps it: times normalized, pointers copied
-// so the caller's values are never shared.
-func normMessage(m attendance.Message) attendance.Message {
-	m.CreatedAt = normTime(m.CreatedAt)
-	if m.Attachment != nil {
-		a := *m.Attachment
-		m.Attachment = &a
-	}
-	if m.Event != nil {
-		e := *m.Event
-		m.Event = &e
-	}
-	return m
-}
-
-// normConversation is c with its times normalized.
-func normConversation(c attendance.Conversation) attendance.Conversation {
-	c.ArrivedAt = normTime(c.ArrivedAt)
-	c.OfferDeadline = normTime(c.OfferDeadline)
-	c.CreatedAt = normTime(c.CreatedAt)
-	c.UpdatedAt = normTime(c.UpdatedAt)
-	return c
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 func conversationArgs(c attendance.Conversation) []any {
 	return []any{c.ID, c.BeneficiaryID, c.SubjectID, c.QueueID, c.Priority, c.Channel, c.Protocol, string(c.State),
-		nullString(c.AgentID), c.LastAgentID, timeArg(c.ArrivedAt), timeArg(c.OfferDeadline),
+		rules.NullString(c.AgentID), c.LastAgentID, timeArg(c.ArrivedAt), timeArg(c.OfferDeadline),
 		c.TransferNote, c.FinalReason, c.FinalNote, c.LastSeq, c.Version, timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}
 }
 
@@ -30,13 +31,13 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	c := params.Conversation
-	if err := validateNewConversation(c, params.Opened); err != nil {
+	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	c = normConversation(c)
+	c = rules.NormConversation(c)
 	c.OfferDeadline = time.Time{}
 	c.LastSeq = 1
-	msg := normMessage(params.Opened)
+	msg := rules.NormMessage(params.Opened)
 	msg.ConversationID = c.ID
 	msg.Seq = 1
 	msg.Kind = attendance.KindSystem
@@ -49,7 +50,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	if _, err := s.pool.Exec(ctx, s.q.createConversation, args...); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, translate(fmt.Sprintf("create conversation %q", c.ID), err)
 	}
-	return c, normMessage(msg), nil
+	return c, rules.NormMessage(msg), nil
 }
 
 // GetConversation returns one conversation, or ErrNotFound.
@@ -73,7 +74,7 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := validateListConversations(filter); err != nil {
+	if err := rules.ListConversations(pkg, filter); err != nil {
 		return nil, err
 	}
 	// The query holds only the conditions in use, so that each shape gets
@@ -103,7 +104,7 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 		where = append(where, "beneficiary_id = "+arg(filter.BeneficiaryID))
 	}
 	if !filter.OfferExpiredAt.IsZero() {
-		where = append(where, "state = 'offered' AND offer_deadline <= "+arg(normTime(filter.OfferExpiredAt)))
+		where = append(where, "state = 'offered' AND offer_deadline <= "+arg(rules.NormTime(filter.OfferExpiredAt)))
 	}
 	q := s.q.listConversations
 	if len(where) > 0 {
@@ -153,7 +154,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	if err := s.check(ctx); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	if err := validateTransition(&params); err != nil {
+	if err := rules.Transition(pkg, &params); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	p := &params
@@ -167,11 +168,11 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		if err != nil {
 			return translate(what, err)
 		}
-		if err := checkConversation(&cur, p); err != nil {
+		if err := rules.Conversation(pkg, &cur, p, rules.NormTime); err != nil {
 			return err
 		}
-		prevOwner, newOwner := owners(&cur, p)
-		n, m := applyTransition(cur, p)
+		prevOwner, newOwner := rules.Owners(&cur, p)
+		n, m := rules.Apply(cur, p, rules.NormTime)
 		margs, err := messageArgs(m)
 		if err != nil {
 			return err
@@ -200,7 +201,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 				b.Queue(s.q.subtractLoad, st.id)
 			}
 		}
-		b.Queue(s.q.updateConversation, n.ID, string(n.State), nullString(n.AgentID), n.LastAgentID, n.QueueID,
+		b.Queue(s.q.updateConversation, n.ID, string(n.State), rules.NullString(n.AgentID), n.LastAgentID, n.QueueID,
 			timeArg(n.OfferDeadline), n.TransferNote, n.FinalReason, n.FinalNote, n.LastSeq, n.Version,
 			timeArg(n.UpdatedAt), cur.Version)
 		b.Queue(s.q.insertMessage, margs...)
@@ -253,7 +254,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	return next, normMessage(msg), nil
+	return next, rules.NormMessage(msg), nil
 }
 
 // refusal explains why agent id could not take a conversation.
@@ -262,11 +263,11 @@ func (s *Store) refusal(ctx context.Context, db querier, p *attendance.Transitio
 	if err != nil {
 		return translate(fmt.Sprintf("transition conversation %q to %s: agent %q", p.ConversationID, p.To, id), err)
 	}
-	if err := checkTarget(&a, a.Profile.Max, p); err != nil {
+	if err := rules.Target(pkg, &a, a.Profile.Max, p); err != nil {
 		return err
 	}
 	// The agent's row changed between the two statements.
-	return transitionError(p, "agent %q changed underneath: %w", id, attendance.ErrConflict)
+	return rules.TransitionError(pkg, p, "agent %q changed underneath: %w", id, attendance.ErrConflict)
 }
 
 // querier is a pool or a transaction.

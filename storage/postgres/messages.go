@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 // AppendMessage appends a participant's message with the next Seq in one
@@ -26,10 +27,10 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	if err := s.check(ctx); err != nil {
 		return attendance.Message{}, false, err
 	}
-	if err := validateAppend(&params); err != nil {
+	if err := rules.Append(pkg, &params); err != nil {
 		return attendance.Message{}, false, err
 	}
-	m := normMessage(params.Message)
+	m := rules.NormMessage(params.Message)
 	what := fmt.Sprintf("append message to conversation %q", m.ConversationID)
 	states := make([]string, len(params.States))
 	for i, st := range params.States {
@@ -90,7 +91,7 @@ func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessages
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := validateListMessages(filter); err != nil {
+	if err := rules.ListMessages(pkg, filter); err != nil {
 		return nil, err
 	}
 	what := fmt.Sprintf("list messages of conversation %q", filter.ConversationID)
@@ -137,7 +138,7 @@ func (s *Store) MarkRead(ctx context.Context, params attendance.MarkReadParams) 
 	if err := s.check(ctx); err != nil {
 		return attendance.ReadMark{}, err
 	}
-	if err := validateMarkRead(params); err != nil {
+	if err := rules.MarkRead(pkg, params); err != nil {
 		return attendance.ReadMark{}, err
 	}
 	what := fmt.Sprintf("mark read in conversation %q", params.ConversationID)
@@ -147,7 +148,7 @@ func (s *Store) MarkRead(ctx context.Context, params attendance.MarkReadParams) 
 		return attendance.ReadMark{}, translate(what, err)
 	}
 	if params.Seq > lastSeq {
-		return attendance.ReadMark{}, invalid(what, "Seq %d is above LastSeq %d", params.Seq, lastSeq)
+		return attendance.ReadMark{}, rules.Invalid(pkg, what, "Seq %d is above LastSeq %d", params.Seq, lastSeq)
 	}
 	role, id := string(params.Participant.Role), params.Participant.ID
 	out := attendance.ReadMark{ConversationID: params.ConversationID, Participant: params.Participant}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 const (
@@ -30,10 +31,10 @@ const (
 // agent's name and profile, keeping presence, load and LastAssignedAt.
 // It returns ErrInvalidArgument for an empty ID or an invalid profile.
 func (s *Store) UpsertAgent(ctx context.Context, params attendance.UpsertAgentParams) (attendance.Agent, error) {
-	if err := validateAgent(params); err != nil {
+	if err := rules.Agent(pkg, params); err != nil {
 		return attendance.Agent{}, err
 	}
-	profile, err := encodeProfile(params.Profile)
+	profile, err := rules.EncodeProfile(pkg, params.Profile)
 	if err != nil {
 		return attendance.Agent{}, err
 	}
@@ -74,8 +75,8 @@ func (s *Store) GetAgent(ctx context.Context, id string) (attendance.Agent, erro
 // ListAgents returns the agents matching filter, ordered by ID. An unknown
 // Presence in the filter is ErrInvalidArgument.
 func (s *Store) ListAgents(ctx context.Context, filter attendance.ListAgentsFilter) ([]attendance.Agent, error) {
-	if filter.Presence != "" && !filter.Presence.Valid() {
-		return nil, invalid("list agents", "unknown presence %q", filter.Presence)
+	if err := rules.ListAgents(pkg, filter); err != nil {
+		return nil, err
 	}
 	if err := s.readCheck(ctx); err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (s *Store) ListAgents(ctx context.Context, filter attendance.ListAgentsFilt
 // for an unknown agent and ErrInvalidArgument for an empty ID or an unknown
 // presence.
 func (s *Store) SetPresence(ctx context.Context, params attendance.SetPresenceParams) (attendance.Agent, error) {
-	if err := validatePresence(params); err != nil {
+	if err := rules.Presence(pkg, params); err != nil {
 		return attendance.Agent{}, err
 	}
 	var out attendance.Agent

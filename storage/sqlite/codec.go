@@ -2,25 +2,18 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
+
+// pkg prefixes the errors of this package.
+const pkg = "sqlite"
 
 // Times are stored as INTEGER microseconds since the Unix epoch in UTC; the
 // zero time is stored as NULL. Everything the store returns went through
 // normTime, so a value read back equals the value returned by the write.
-
-// normTime returns t in UTC truncated to the microsecond, the precision the
-// store keeps. The zero time stays zero.
-func normTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
 
 // timeArg is the SQL value of t: NULL for the zero time, microseconds
 // otherwise.
@@ -37,67 +30,6 @@ func timeCol(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(v.Int64).UTC()
-}
-
-// nullString stores an empty string as NULL (used for foreign keys).
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// storedProfile is the JSON form of attendance.Profile kept in
-// agents.profile. It has no omitempty, so nil and empty slices survive the
-// round trip as they were given.
-type storedProfile struct {
-	Min                int           `json:"min"`
-	Max                int           `json:"max"`
-	Queues             []string      `json:"queues"`
-	OfferTimeout       time.Duration `json:"offer_timeout"`
-	AutoAcceptBelowMin bool          `json:"auto_accept_below_min"`
-	Widgets            []string      `json:"widgets"`
-	Shortcuts          string        `json:"shortcuts"`
-}
-
-func encodeProfile(p attendance.Profile) (string, error) {
-	b, err := json.Marshal(storedProfile(p))
-	if err != nil {
-		return "", fmt.Errorf("sqlite: encode profile: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeProfile(s string) (attendance.Profile, error) {
-	var sp storedProfile
-	if err := json.Unmarshal([]byte(s), &sp); err != nil {
-		return attendance.Profile{}, fmt.Errorf("sqlite: decode profile: %w", err)
-	}
-	return attendance.Profile(sp), nil
-}
-
-// encodeJSON stores a nil pointer as NULL and anything else as JSON text.
-func encodeJSON[T any](v *T) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode %T: %w", v, err)
-	}
-	return string(b), nil
-}
-
-// decodeJSON is the inverse of encodeJSON.
-func decodeJSON[T any](v sql.NullString) (*T, error) {
-	if !v.Valid {
-		return nil, nil
-	}
-	out := new(T)
-	if err := json.Unmarshal([]byte(v.String), out); err != nil {
-		return nil, fmt.Errorf("sqlite: decode %T: %w", out, err)
-	}
-	return out, nil
 }
 
 // scanner is *sql.Row or *sql.Rows.
@@ -117,7 +49,7 @@ func scanAgent(r scanner) (attendance.Agent, error) {
 	if err := r.Scan(&a.ID, &a.Name, &profile, &presence, &a.Load, &last); err != nil {
 		return attendance.Agent{}, err
 	}
-	p, err := decodeProfile(profile)
+	p, err := rules.DecodeProfile(pkg, []byte(profile))
 	if err != nil {
 		return attendance.Agent{}, err
 	}
@@ -170,10 +102,10 @@ func scanMessage(r scanner) (attendance.Message, error) {
 	}
 	m.Kind = attendance.MessageKind(kind)
 	m.Sender.Role = attendance.Role(role)
-	if m.Attachment, err = decodeJSON[attendance.Attachment](attachment); err != nil {
+	if m.Attachment, err = rules.DecodeJSON[attendance.Attachment](pkg, nullBytes(attachment)); err != nil {
 		return attendance.Message{}, err
 	}
-	if m.Event, err = decodeJSON[attendance.Event](event); err != nil {
+	if m.Event, err = rules.DecodeJSON[attendance.Event](pkg, nullBytes(event)); err != nil {
 		return attendance.Message{}, err
 	}
 	m.CreatedAt = timeCol(created)
@@ -182,11 +114,11 @@ func scanMessage(r scanner) (attendance.Message, error) {
 
 // messageArgs are the values of msgCols for m, in order.
 func messageArgs(m attendance.Message) ([]any, error) {
-	att, err := encodeJSON(m.Attachment)
+	att, err := rules.EncodeJSON(pkg, m.Attachment)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := encodeJSON(m.Event)
+	ev, err := rules.EncodeJSON(pkg, m.Event)
 	if err != nil {
 		return nil, err
 	}
@@ -194,26 +126,10 @@ func messageArgs(m attendance.Message) ([]any, error) {
 		att, ev, m.IdempotencyKey, timeArg(m.CreatedAt)}, nil
 }
 
-// normMessage is m as the store keeps it: times normalized, pointers copied
-// so the caller's values are never shared.
-func normMessage(m attendance.Message) attendance.Message {
-	m.CreatedAt = normTime(m.CreatedAt)
-	if m.Attachment != nil {
-		a := *m.Attachment
-		m.Attachment = &a
+// nullBytes is the text of a nullable column, nil for NULL.
+func nullBytes(v sql.NullString) []byte {
+	if !v.Valid {
+		return nil
 	}
-	if m.Event != nil {
-		e := *m.Event
-		m.Event = &e
-	}
-	return m
-}
-
-// normConversation is c with its times normalized.
-func normConversation(c attendance.Conversation) attendance.Conversation {
-	c.ArrivedAt = normTime(c.ArrivedAt)
-	c.OfferDeadline = normTime(c.OfferDeadline)
-	c.CreatedAt = normTime(c.CreatedAt)
-	c.UpdatedAt = normTime(c.UpdatedAt)
-	return c
+	return []byte(v.String)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 const (
@@ -22,7 +23,7 @@ const (
 
 func conversationArgs(c attendance.Conversation) []any {
 	return []any{c.ID, c.BeneficiaryID, c.SubjectID, c.QueueID, c.Priority, c.Channel, c.Protocol, string(c.State),
-		nullString(c.AgentID), c.LastAgentID, timeArg(c.ArrivedAt), timeArg(c.OfferDeadline),
+		rules.NullString(c.AgentID), c.LastAgentID, timeArg(c.ArrivedAt), timeArg(c.OfferDeadline),
 		c.TransferNote, c.FinalReason, c.FinalNote, c.LastSeq, c.Version, timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}
 }
 
@@ -33,13 +34,13 @@ func conversationArgs(c attendance.Conversation) []any {
 // duplicate ID is ErrConflict.
 func (s *Store) CreateConversation(ctx context.Context, params attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
 	c := params.Conversation
-	if err := validateNewConversation(c, params.Opened); err != nil {
+	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	c = normConversation(c)
+	c = rules.NormConversation(c)
 	c.OfferDeadline = time.Time{}
 	c.LastSeq = 1
-	msg := normMessage(params.Opened)
+	msg := rules.NormMessage(params.Opened)
 	msg.ConversationID = c.ID
 	msg.Seq = 1
 	msg.Kind = attendance.KindSystem
@@ -60,7 +61,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	return c, normMessage(msg), nil
+	return c, rules.NormMessage(msg), nil
 }
 
 // GetConversation returns one conversation, or ErrNotFound.
@@ -81,7 +82,7 @@ func (s *Store) GetConversation(ctx context.Context, id string) (attendance.Conv
 // OfferExpiredAt set, only offered conversations with a deadline at or
 // before it match.
 func (s *Store) ListConversations(ctx context.Context, filter attendance.ListConversationsFilter) ([]attendance.Conversation, error) {
-	if err := validateListConversations(filter); err != nil {
+	if err := rules.ListConversations(pkg, filter); err != nil {
 		return nil, err
 	}
 	if err := s.readCheck(ctx); err != nil {
@@ -113,7 +114,7 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 	}
 	if !filter.OfferExpiredAt.IsZero() {
 		where = append(where, "state = 'offered' AND offer_deadline IS NOT NULL AND offer_deadline <= ?")
-		args = append(args, timeArg(normTime(filter.OfferExpiredAt)))
+		args = append(args, timeArg(rules.NormTime(filter.OfferExpiredAt)))
 	}
 	q := `SELECT ` + convCols + ` FROM conversations`
 	if len(where) > 0 {
@@ -159,7 +160,7 @@ func (s *Store) ListConversations(ctx context.Context, filter attendance.ListCon
 // the stored ones; empty ones keep them. If params.Message.Event is set, its
 // From and To are set to the actual move.
 func (s *Store) Transition(ctx context.Context, params attendance.TransitionParams) (attendance.Conversation, attendance.Message, error) {
-	if err := validateTransition(&params); err != nil {
+	if err := rules.Transition(pkg, &params); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	p := &params
@@ -172,21 +173,21 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		if err != nil {
 			return translate(fmt.Sprintf("transition conversation %q to %s", p.ConversationID, p.To), err)
 		}
-		if err := checkConversation(&cur, p); err != nil {
+		if err := rules.Conversation(pkg, &cur, p, rules.NormTime); err != nil {
 			return err
 		}
-		prevOwner, newOwner := owners(&cur, p)
+		prevOwner, newOwner := rules.Owners(&cur, p)
 		if newOwner != "" && newOwner != prevOwner {
 			a, err := scanAgent(t.queryRow(qGetAgent, newOwner))
 			if err != nil {
 				return translate(fmt.Sprintf("transition conversation %q to %s: agent %q", p.ConversationID, p.To, newOwner), err)
 			}
-			if err := checkTarget(&a, a.Profile.Max, p); err != nil {
+			if err := rules.Target(pkg, &a, a.Profile.Max, p); err != nil {
 				return err
 			}
 		}
 
-		n, m := applyTransition(cur, p)
+		n, m := rules.Apply(cur, p, rules.NormTime)
 		what := fmt.Sprintf("transition conversation %q to %s", p.ConversationID, p.To)
 		if prevOwner != "" && prevOwner != newOwner {
 			if _, err := t.exec(qSubtractLoad, prevOwner); err != nil {
@@ -198,7 +199,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 				return translate(what, err)
 			}
 		}
-		res, err := t.exec(qUpdateConversation, n.ID, string(n.State), nullString(n.AgentID), n.LastAgentID, n.QueueID,
+		res, err := t.exec(qUpdateConversation, n.ID, string(n.State), rules.NullString(n.AgentID), n.LastAgentID, n.QueueID,
 			timeArg(n.OfferDeadline), n.TransferNote, n.FinalReason, n.FinalNote, n.LastSeq, n.Version,
 			timeArg(n.UpdatedAt), cur.Version)
 		if err != nil {
@@ -221,5 +222,5 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	return next, normMessage(msg), nil
+	return next, rules.NormMessage(msg), nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 const (
@@ -45,10 +46,10 @@ var writeStatements = []string{
 // message without ConversationID, ID, a known Kind, Sender or CreatedAt, or
 // for empty or unknown States.
 func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, bool, error) {
-	if err := validateAppend(&params); err != nil {
+	if err := rules.Append(pkg, &params); err != nil {
 		return attendance.Message{}, false, err
 	}
-	m := normMessage(params.Message)
+	m := rules.NormMessage(params.Message)
 	var (
 		out     attendance.Message
 		created bool
@@ -96,7 +97,7 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	if err != nil {
 		return attendance.Message{}, false, err
 	}
-	return normMessage(out), created, nil
+	return rules.NormMessage(out), created, nil
 }
 
 // ListMessages returns a conversation's messages with Seq > AfterSeq in Seq
@@ -104,7 +105,7 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 // unknown conversation and ErrInvalidArgument for an empty ID or a negative
 // AfterSeq or Limit.
 func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessagesFilter) ([]attendance.Message, error) {
-	if err := validateListMessages(filter); err != nil {
+	if err := rules.ListMessages(pkg, filter); err != nil {
 		return nil, err
 	}
 	if err := s.readCheck(ctx); err != nil {
@@ -150,7 +151,7 @@ func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessages
 // returns ErrNotFound for an unknown conversation and ErrInvalidArgument for
 // an empty ID or participant, a negative Seq or one above LastSeq.
 func (s *Store) MarkRead(ctx context.Context, params attendance.MarkReadParams) (attendance.ReadMark, error) {
-	if err := validateMarkRead(params); err != nil {
+	if err := rules.MarkRead(pkg, params); err != nil {
 		return attendance.ReadMark{}, err
 	}
 	var out attendance.ReadMark
@@ -164,7 +165,7 @@ func (s *Store) MarkRead(ctx context.Context, params attendance.MarkReadParams) 
 			return translate(what, err)
 		}
 		if params.Seq > lastSeq {
-			return invalid(what, "Seq %d is above LastSeq %d", params.Seq, lastSeq)
+			return rules.Invalid(pkg, what, "Seq %d is above LastSeq %d", params.Seq, lastSeq)
 		}
 		role, id := string(params.Participant.Role), params.Participant.ID
 		if _, err := t.exec(qUpsertMark, params.ConversationID, role, id, params.Seq, timeArg(params.At)); err != nil {
