@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,11 @@ type Session struct {
 	watch     map[string]int64
 	synced    bool
 	timers    []*time.Timer
+	// own holds, per conversation, the seqs of messages this connection
+	// sent whose send result has been queued to it: the result carries the
+	// message, so the worker does not send it again as an event (see
+	// docs/protocol.md, "send"). Ascending; at most maxOwn per conversation.
+	own map[string][]int64
 
 	// Worker side: used only by the worker running the session (one at a
 	// time, see scheduled).
@@ -335,7 +341,14 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 			}
 			sp.Attachment = &att
 		}
-		return eng.Send(ctx, p, sp)
+		m, err := eng.Send(ctx, p, sp)
+		if err != nil {
+			return nil, err
+		}
+		// Only once the result (which carries the message) is queued: an
+		// event after it may then skip the message, never one before it.
+		*after = func() { ss.markOwn(m.ConversationID, m.Seq) }
+		return m, nil
 	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
 		a, err := decode[ConversationParams](f)
 		if err != nil {
@@ -714,6 +727,11 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 		}
 		ss.convs[id] = cs
 	}
+	before := cs.seq
+	own := ss.skipOwn(id, cs)
+	// A doorbell for messages this connection sent itself (and got in their
+	// results) needs no read.
+	ownOnly := n != nil && n.Seq > before && n.Seq <= cs.seq
 	fetch := isNew || n == nil || n.Seq > cs.seq
 	snapshot := isNew
 	if fetch {
@@ -728,6 +746,10 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			}
 			for i := range ms {
 				m := &ms[i]
+				if len(own) > 0 && slices.Contains(own, m.Seq) {
+					cs.seq = m.Seq // sent by this connection; its result carried it
+					continue
+				}
 				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, Data: rawJSON(m)}, false) {
 					return false
 				}
@@ -739,6 +761,9 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			if len(ms) < batch {
 				break
 			}
+		}
+		if len(own) > 0 {
+			ss.skipOwn(id, cs)
 		}
 	}
 	if snapshot || (n != nil && n.State != "" && n.State != cs.state) {
@@ -753,12 +778,66 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			return false
 		}
 	}
-	if isNew || reads || !fetch {
+	if isNew || reads || (!fetch && !ownOnly) {
 		if !ss.readMarks(ctx, id, cs) {
 			return false
 		}
 	}
 	return true
+}
+
+// maxOwn caps the seqs remembered per conversation in Session.own; when it
+// is passed the oldest is forgotten, and that message is simply sent as an
+// event as well, which a client drops as already seen.
+const maxOwn = 64
+
+// markOwn records that the result of a send, carrying message seq of
+// conversation id, has been queued to this connection.
+func (ss *Session) markOwn(id string, seq int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return
+	}
+	if ss.own == nil {
+		ss.own = make(map[string][]int64)
+	}
+	l := ss.own[id]
+	i, found := slices.BinarySearch(l, seq)
+	if found {
+		return
+	}
+	l = slices.Insert(l, i, seq)
+	if len(l) > maxOwn {
+		l = l[1:]
+	}
+	ss.own[id] = l
+}
+
+// skipOwn forgets the own seqs at or below the cursor, moves the cursor
+// over the own seqs that follow it, and returns a copy of those left (own
+// messages beyond a gap, still to be skipped while reading).
+func (ss *Session) skipOwn(id string, cs *convState) []int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	l := ss.own[id]
+	if len(l) == 0 {
+		return nil
+	}
+	i := 0
+	for i < len(l) && l[i] <= cs.seq+1 {
+		if l[i] == cs.seq+1 {
+			cs.seq++
+		}
+		i++
+	}
+	l = l[i:]
+	if len(l) == 0 {
+		delete(ss.own, id)
+		return nil
+	}
+	ss.own[id] = l
+	return slices.Clone(l)
 }
 
 // gone reports whether err means the principal can no longer read it.
@@ -770,6 +849,9 @@ func gone(err error) bool {
 // the client when it had been streaming it.
 func (ss *Session) drop(id string, cs *convState, n *attendance.Notification, isNew bool) bool {
 	delete(ss.convs, id)
+	ss.mu.Lock()
+	delete(ss.own, id)
+	ss.mu.Unlock()
 	ss.srv.indexConversation(ss, id, false)
 	if cs.queueID != "" {
 		ss.unqueue(cs)

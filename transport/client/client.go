@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -109,6 +110,17 @@ type Client struct {
 	connected chan struct{} // closed while cur is ready
 	pending   map[string]*request
 	cursors   map[string]int64
+	// sends are the IDs of send commands written on the current
+	// connection: their result carries the message, which the server does
+	// not send again as an event to this connection.
+	sends map[string]bool
+	// held are own messages (from send results) waiting for the events
+	// before them, per conversation and seq.
+	held map[string]map[int64]json.RawMessage
+	// early are own messages delivered from their send result that the
+	// server may still echo (it raced the result); such an echo is dropped
+	// without counting as a duplicate. Pruned by the next event.
+	early     map[string][]int64
 	principal attendance.Principal
 	stats     Stats
 	nextID    uint64
@@ -121,6 +133,7 @@ type conn struct {
 
 type request struct {
 	id     string
+	typ    string
 	frame  []byte
 	retry  bool
 	sentOn *conn
@@ -165,6 +178,9 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 		connected: make(chan struct{}),
 		pending:   make(map[string]*request),
 		cursors:   make(map[string]int64),
+		sends:     make(map[string]bool),
+		held:      make(map[string]map[int64]json.RawMessage),
+		early:     make(map[string][]int64),
 	}
 	for k, v := range c.Resume {
 		cl.cursors[k] = v
@@ -187,7 +203,9 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 
 // Events returns the channel of server events, in the order received.
 // Message events arrive per conversation in sequence order with no gap and
-// no duplicate, across reconnections. Read it continuously.
+// no duplicate, across reconnections. The client's own messages are among
+// them: the server does not echo them, the client delivers them from the
+// send results, in their place in the sequence. Read it continuously.
 func (c *Client) Events() <-chan Event { return c.events }
 
 // Principal returns who the server says the client is (after the first
@@ -324,6 +342,7 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 		ws.CloseNow()
 		c.mu.Lock()
 		c.cur = nil
+		clear(c.sends)
 		if cn.ready {
 			c.connected = make(chan struct{})
 		}
@@ -374,7 +393,9 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 				c.ready(cn, hr)
 				continue
 			}
-			c.reply(f)
+			if !c.reply(ctx, f) {
+				return helloed
+			}
 		default:
 			if !c.event(ctx, f) {
 				return helloed
@@ -397,11 +418,15 @@ func (c *Client) ready(cn *conn, hr transport.HelloResult) {
 	c.stats.Connects++
 	for _, id := range hr.Removed {
 		delete(c.cursors, id)
+		delete(c.held, id)
 	}
 	var resend []*request
 	for _, r := range c.pending {
 		if r.sentOn != cn {
 			r.sentOn = cn
+			if r.typ == transport.CmdSend {
+				c.sends[r.id] = true
+			}
 			resend = append(resend, r)
 		}
 	}
@@ -412,13 +437,88 @@ func (c *Client) ready(cn *conn, hr transport.HelloResult) {
 	}
 }
 
-func (c *Client) reply(f transport.ServerFrame) {
+// reply hands a reply to the command waiting for it. The result of a send
+// also delivers its message as an event, in sequence order: the server does
+// not echo a message to the connection that sent it. False when closing.
+func (c *Client) reply(ctx context.Context, f transport.ServerFrame) bool {
 	c.mu.Lock()
 	r := c.pending[f.ID]
 	delete(c.pending, f.ID)
+	send := c.sends[f.ID]
+	delete(c.sends, f.ID)
 	c.mu.Unlock()
+	ok := true
+	if send && f.Type == transport.FrameResult {
+		var m struct {
+			ConversationID string `json:"conversation_id"`
+			Seq            int64  `json:"seq"`
+		}
+		if json.Unmarshal(f.Data, &m) == nil && m.ConversationID != "" && m.Seq > 0 {
+			ok = c.own(ctx, m.ConversationID, m.Seq, f.Data)
+		}
+	}
 	if r != nil {
 		r.reply <- f
+	}
+	return ok
+}
+
+// own delivers a message this connection sent, from its send result: at
+// once when it is next in its conversation, otherwise once the events
+// before it have arrived. A seq already delivered is ignored.
+func (c *Client) own(ctx context.Context, conv string, seq int64, data json.RawMessage) bool {
+	c.mu.Lock()
+	if seq <= c.cursors[conv] {
+		c.mu.Unlock()
+		return true
+	}
+	h := c.held[conv]
+	if h == nil {
+		h = make(map[int64]json.RawMessage)
+		c.held[conv] = h
+	}
+	h[seq] = data
+	c.mu.Unlock()
+	return c.release(ctx, conv)
+}
+
+// release delivers the held own messages that come next in conv.
+func (c *Client) release(ctx context.Context, conv string) bool {
+	for {
+		c.mu.Lock()
+		h := c.held[conv]
+		next := c.cursors[conv] + 1
+		data, ok := h[next]
+		if ok {
+			delete(h, next)
+		}
+		if h != nil && len(h) == 0 {
+			delete(c.held, conv)
+		}
+		c.mu.Unlock()
+		if !ok {
+			return true
+		}
+		if !c.push(ctx, Event{Type: transport.EventMessage, ConversationID: conv, Seq: next, Data: data}) {
+			return false
+		}
+		c.mu.Lock()
+		c.cursors[conv] = next
+		if e := c.early[conv]; len(e) < 64 {
+			c.early[conv] = append(e, next)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Client) push(ctx context.Context, ev Event) bool {
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.closing:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -429,30 +529,43 @@ func (c *Client) event(ctx context.Context, f transport.ServerFrame) bool {
 		c.mu.Lock()
 		cur, known := c.cursors[f.ConversationID]
 		if known && f.Seq <= cur {
-			c.stats.Duplicates++
+			if e := c.early[f.ConversationID]; slices.Contains(e, f.Seq) {
+				c.early[f.ConversationID] = slices.DeleteFunc(e, func(s int64) bool { return s <= f.Seq })
+			} else {
+				c.stats.Duplicates++
+			}
 			c.mu.Unlock()
 			return true
 		}
+		delete(c.early, f.ConversationID)
 		if f.Seq != cur+1 {
 			c.stats.Gaps++
 		}
 		c.mu.Unlock()
 	}
-	select {
-	case c.events <- ev:
-	case <-c.closing:
-		return false
-	case <-ctx.Done():
+	if !c.push(ctx, ev) {
 		return false
 	}
 	c.mu.Lock()
 	switch f.Type {
 	case transport.EventMessage:
 		c.cursors[f.ConversationID] = f.Seq
+		if h := c.held[f.ConversationID]; h != nil {
+			for s := range h {
+				if s <= f.Seq {
+					delete(h, s)
+				}
+			}
+		}
 	case transport.EventRemoved:
 		delete(c.cursors, f.ConversationID)
+		delete(c.held, f.ConversationID)
+		delete(c.early, f.ConversationID)
 	}
 	c.mu.Unlock()
+	if f.Type == transport.EventMessage {
+		return c.release(ctx, f.ConversationID)
+	}
 	return true
 }
 
@@ -530,7 +643,7 @@ func (c *Client) do(ctx context.Context, typ string, params any, out any) error 
 	c.nextID++
 	id := "c" + strconv.FormatUint(c.nextID, 10)
 	frame, _ := json.Marshal(transport.ClientFrame{Type: typ, ID: id, Data: data})
-	r := &request{id: id, frame: frame, retry: retry, reply: make(chan transport.ServerFrame, 1)}
+	r := &request{id: id, typ: typ, frame: frame, retry: retry, reply: make(chan transport.ServerFrame, 1)}
 	select {
 	case <-c.closing:
 		c.mu.Unlock()
@@ -541,6 +654,9 @@ func (c *Client) do(ctx context.Context, typ string, params any, out any) error 
 	cur := c.cur
 	if cur != nil && cur.ready {
 		r.sentOn = cur
+		if typ == transport.CmdSend {
+			c.sends[id] = true
+		}
 	} else {
 		cur = nil
 	}

@@ -328,6 +328,7 @@ func relay(args []string) error {
 		recMu.Unlock()
 		received.Store(0)
 		phase.Store(start.UnixNano())
+		cpu0 := cpuUS(*addr)
 		end := start.Add(*dur)
 		var sent, late atomic.Int64
 		var wg sync.WaitGroup
@@ -365,6 +366,7 @@ func relay(args []string) error {
 		for received.Load() < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
+		cpu1 := cpuUS(*addr)
 		recMu.Lock()
 		l := slices.Clone(lats)
 		recMu.Unlock()
@@ -375,15 +377,33 @@ func relay(args []string) error {
 			}
 			return time.Duration(l[min(len(l)-1, int(p*float64(len(l))))])
 		}
-		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d\n",
+		cpuPerMsg := 0.0
+		if cpu0 >= 0 && cpu1 >= 0 && received.Load() > 0 {
+			cpuPerMsg = float64(cpu1-cpu0) / float64(received.Load())
+		}
+		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d server_cpu_per_msg=%.1fus\n",
 			*impl, len(pairs), rate, sent.Load(), received.Load(), float64(received.Load())/dur.Seconds(),
-			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load())
+			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load(), cpuPerMsg)
 	}
 	for _, p := range pairs {
 		p.agent.CloseNow()
 		p.ben.CloseNow()
 	}
 	return nil
+}
+
+// cpuUS reads the server's CPU time in microseconds (-1 if unavailable).
+func cpuUS(addr string) int64 {
+	resp, err := http.Get("http://" + addr + "/cpu")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var us int64
+	if _, err := fmt.Fscan(resp.Body, &us); err != nil {
+		return -1
+	}
+	return us
 }
 
 func drain(ctx context.Context, c *websocket.Conn) {

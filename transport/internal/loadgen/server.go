@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -34,6 +35,7 @@ func serve(args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mem", memHandler)
+	mux.HandleFunc("/cpu", cpuHandler)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	switch *impl {
 	case "bare":
@@ -70,6 +72,17 @@ func memHandler(w http.ResponseWriter, _ *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	json.NewEncoder(w).Encode(MemStats{HeapInuse: ms.HeapInuse, RSS: rss(), Goroutines: runtime.NumGoroutine()})
+}
+
+// cpuHandler reports the process's CPU time (user + system) in
+// microseconds, so the load generator can divide a phase's CPU by its
+// messages: a figure that contention on the machine moves far less than
+// latency.
+func cpuHandler(w http.ResponseWriter, _ *http.Request) {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	us := ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
+	fmt.Fprintln(w, us)
 }
 
 func rss() uint64 {
