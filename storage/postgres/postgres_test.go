@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -77,7 +79,7 @@ func TestConformance(t *testing.T) {
 func TestSeveralEngines(t *testing.T) {
 	dsn := testDSN(t)
 	schema := newSchema(t, dsn)
-	runSeveralEngines(t, func(t *testing.T) attendance.Store {
+	storagetest.RunEngines(t, func(t *testing.T) attendance.Store {
 		return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
 	})
 }
@@ -86,11 +88,14 @@ func TestSeveralEngines(t *testing.T) {
 // to write; the DSN is MOSIA_TEST_POSTGRES_DSN.
 const crashSchemaEnv = "MOSIA_CRASH_POSTGRES_SCHEMA"
 
-// childStore opens the schema the parent named.
-func childStore(t *testing.T) attendance.Store {
-	s, err := postgres.Open(t.Context(), testDSN(t), &postgres.Config{Schema: os.Getenv(crashSchemaEnv), MaxConns: 8})
-	require.NoError(t, err)
-	return s
+// TestCrashHelper is the child of TestDurabilityAfterSIGKILL; run alone it
+// skips. It writes to the schema the parent named.
+func TestCrashHelper(t *testing.T) {
+	storagetest.CrashChild(t, func(t *testing.T) attendance.Store {
+		s, err := postgres.Open(t.Context(), testDSN(t), &postgres.Config{Schema: os.Getenv(crashSchemaEnv), MaxConns: 8})
+		require.NoError(t, err)
+		return s
+	})
 }
 
 // TestDurabilityAfterSIGKILL: every send that returned before the writer
@@ -98,7 +103,29 @@ func childStore(t *testing.T) attendance.Store {
 func TestDurabilityAfterSIGKILL(t *testing.T) {
 	dsn := testDSN(t)
 	schema := newSchema(t, dsn)
-	runDurability(t, []string{crashSchemaEnv + "=" + schema}, func(t *testing.T) attendance.Store {
-		return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
+	storagetest.RunCrash(t, storagetest.CrashHarness{
+		Env: []string{crashSchemaEnv + "=" + schema},
+		Reopen: func(t *testing.T) attendance.Store {
+			return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
+		},
 	})
+}
+
+// testClock is a shared, settable clock (see storagetest.Clock); each
+// reading is one microsecond after the previous one.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Microsecond)
+	return c.now
+}
+
+// engineConfig is storagetest.EngineConfig.
+func engineConfig(now func() time.Time, bus attendance.Bus) *attendance.Config {
+	return storagetest.EngineConfig(now, bus)
 }

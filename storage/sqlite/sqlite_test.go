@@ -36,18 +36,21 @@ func TestConformanceNoBatch(t *testing.T) {
 // writer and connections), on one file.
 func TestSeveralEngines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chat.db")
-	runSeveralEngines(t, func(t *testing.T) attendance.Store { return openAt(t, path) })
+	storagetest.RunEngines(t, func(t *testing.T) attendance.Store { return openAt(t, path) })
 }
 
 // crashPathEnv tells the child of TestDurabilityAfterSIGKILL which file to
 // write.
 const crashPathEnv = "MOSIA_CRASH_SQLITE_PATH"
 
-// childStore opens the file the parent named.
-func childStore(t *testing.T) attendance.Store {
-	s, err := sqlite.Open(t.Context(), os.Getenv(crashPathEnv), nil)
-	require.NoError(t, err)
-	return s
+// TestCrashHelper is the child of TestDurabilityAfterSIGKILL; run alone it
+// skips. It writes to the file the parent named.
+func TestCrashHelper(t *testing.T) {
+	storagetest.CrashChild(t, func(t *testing.T) attendance.Store {
+		s, err := sqlite.Open(t.Context(), os.Getenv(crashPathEnv), nil)
+		require.NoError(t, err)
+		return s
+	})
 }
 
 // TestDurabilityAfterSIGKILL: every send that returned before the writer
@@ -56,7 +59,10 @@ func childStore(t *testing.T) attendance.Store {
 // loss also needs the fsync of synchronous=FULL, which a test cannot show.)
 func TestDurabilityAfterSIGKILL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chat.db")
-	runDurability(t, []string{crashPathEnv + "=" + path}, func(t *testing.T) attendance.Store { return openAt(t, path) })
+	storagetest.RunCrash(t, storagetest.CrashHarness{
+		Env:    []string{crashPathEnv + "=" + path},
+		Reopen: func(t *testing.T) attendance.Store { return openAt(t, path) },
+	})
 }
 
 // openAt opens the file at path, closed at the end of the test.

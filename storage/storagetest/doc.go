@@ -20,6 +20,13 @@
 // messages.go and concurrency.go; storagetest.go holds Run and the shared
 // fixtures.
 //
+// Two more tests are for backends whose Stores share a database (SQLite,
+// PostgreSQL): RunEngines (engines.go) runs several engines, each on its
+// own Store, on one database and checks the engine invariants in the rows;
+// RunCrash (crash.go) kills a writing child process with SIGKILL and checks
+// that every acknowledged write survived. RunCrash re-executes the test
+// binary, so the backend also needs a TestCrashHelper calling CrashChild.
+//
 // # Concurrency
 //
 // Every test runs in parallel with the others (t.Parallel) and calls

@@ -1,13 +1,12 @@
-package postgres_test
+package storagetest
 
-// This file is kept identical in storage/sqlite and storage/postgres (only
-// the package clause differs). runDurability starts this test binary again
-// as a child that runs TestCrashHelper: an engine that sets conversations
-// up and then sends messages from several goroutines, printing each one
-// whose Send returned. The parent kills the child with SIGKILL mid-load,
-// reopens the database and finds every acknowledged message, every
-// conversation in the state the child left it in, and re-routes the offers
-// that expired while nobody was running.
+// RunCrash starts the test binary again as a child that runs the backend's
+// TestCrashHelper, which calls CrashChild: an engine that sets
+// conversations up and then sends messages from several goroutines,
+// printing each one whose Send returned. The parent kills the child with
+// SIGKILL mid-load, reopens the database and finds every acknowledged
+// message, every conversation in the state the child left it in, and
+// re-routes the offers that expired while nobody was running.
 
 import (
 	"bufio"
@@ -30,12 +29,32 @@ import (
 // crashChildEnv is set in the child's environment.
 const crashChildEnv = "MOSIA_CRASH_CHILD"
 
-// TestCrashHelper is the child of runDurability; run alone it skips.
-func TestCrashHelper(t *testing.T) {
+// CrashChildTest is the name of the test function RunCrash runs in the
+// child process. A backend that calls RunCrash must have it, calling
+// CrashChild:
+//
+//	func TestCrashHelper(t *testing.T) { storagetest.CrashChild(t, openChildStore) }
+const CrashChildTest = "TestCrashHelper"
+
+// CrashHarness is what RunCrash needs from a backend.
+type CrashHarness struct {
+	// Env is added to the child's environment: it tells the child where
+	// the database is (a file name, a schema).
+	Env []string
+	// Reopen opens, in the parent, the database the child wrote, after
+	// the child was killed. The Store is closed with t.Cleanup.
+	Reopen func(t *testing.T) attendance.Store
+}
+
+// CrashChild is the body of the backend's TestCrashHelper. Run by RunCrash
+// in the child process, it opens a Store with open (reading the database's
+// place from Env) and writes to it until it is killed; it never returns.
+// Run as an ordinary test, it skips.
+func CrashChild(t *testing.T, open func(t *testing.T) attendance.Store) {
 	if os.Getenv(crashChildEnv) == "" {
 		t.Skip("child process of TestDurabilityAfterSIGKILL, not a test by itself")
 	}
-	crashWriter(t, childStore(t))
+	crashWriter(t, open(t))
 }
 
 // childState is what the child printed about a conversation once set up.
@@ -60,7 +79,7 @@ func crashWriter(t *testing.T, s attendance.Store) {
 		say("error %v", err)
 		os.Exit(2)
 	}
-	e, err := attendance.New(s, engineConfig(time.Now, nil))
+	e, err := attendance.New(s, EngineConfig(time.Now, nil))
 	if err != nil {
 		fail(err)
 	}
@@ -129,12 +148,19 @@ func orDash(s string) string {
 	return s
 }
 
-// runDurability runs the child with env added to its environment, kills it
-// after enough acknowledged sends, and checks the database through reopen.
-func runDurability(t *testing.T, env []string, reopen func(t *testing.T) attendance.Store) {
+// RunCrash checks that every send that returned before the writing
+// process was killed is in the database when it is opened again. It runs
+// the child (CrashChildTest, which calls CrashChild) with h.Env added to its
+// environment, kills it with SIGKILL after 300 acknowledged sends, and
+// checks the database through h.Reopen: every conversation in the state,
+// owner and version the child printed, every acknowledged message at its
+// Seq with no gap, both agents' loads, and, a minute later, both overdue
+// offers expiring once and being routed again to a new agent.
+func RunCrash(t *testing.T, h CrashHarness) {
+	t.Helper()
 	const killAfter = 300
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-	cmd.Env = append(append(os.Environ(), crashChildEnv+"=1"), env...)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+CrashChildTest+"$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), crashChildEnv+"=1"), h.Env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -191,7 +217,7 @@ func runDurability(t *testing.T, env []string, reopen func(t *testing.T) attenda
 	require.Len(t, order, 5)
 	t.Logf("child killed after %d acknowledged sends", nAcks)
 
-	s := reopen(t)
+	s := h.Reopen(t)
 	ctx := t.Context()
 	for _, id := range order {
 		c, err := s.GetConversation(ctx, id)
@@ -218,7 +244,7 @@ func runDurability(t *testing.T, env []string, reopen func(t *testing.T) attenda
 	// agent comes online; the expiry returns both offers to the queue and
 	// routes them again, once.
 	later := func() time.Time { return time.Now().Add(time.Minute) }
-	e, err := attendance.New(s, engineConfig(later, nil))
+	e, err := attendance.New(s, EngineConfig(later, nil))
 	require.NoError(t, err)
 	_, err = e.UpsertAgent(ctx, attendance.AgentParams{ID: "spare", Profile: attendance.Profile{Max: 5, Queues: []string{"geral"}}})
 	require.NoError(t, err)

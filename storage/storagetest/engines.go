@@ -1,8 +1,8 @@
-package sqlite_test
+package storagetest
 
-// This file is kept identical in storage/sqlite and storage/postgres (only
-// the package clause differs): it runs several engines, each on its own
-// Store, on one database, and checks the engine invariants in the rows.
+// RunEngines runs several engines, each on its own Store, on one database,
+// and checks the engine invariants in the rows. It is for the backends
+// whose Stores share a database (storage/sqlite, storage/postgres).
 
 import (
 	"context"
@@ -18,29 +18,41 @@ import (
 	"github.com/mosiachat/mosiachat/attendance"
 )
 
-// testClock is a shared, settable clock; each reading is one microsecond
-// after the previous one so that events get distinct times.
-type testClock struct {
+// Clock is a shared, settable clock for engines under test; each reading
+// is one microsecond after the previous one so that events get distinct
+// times. It is safe for concurrent use.
+type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *testClock) Now() time.Time {
+// NewClock returns a Clock whose first reading is one microsecond after
+// start.
+func NewClock(start time.Time) *Clock {
+	return &Clock{now: start}
+}
+
+// Now returns the next reading.
+func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(time.Microsecond)
 	return c.now
 }
 
-func (c *testClock) Advance(d time.Duration) {
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
 
-// engineConfig is a small contact center: two queues, three subjects (one
-// urgent), two finalize reasons.
-func engineConfig(now func() time.Time, bus attendance.Bus) *attendance.Config {
+// EngineConfig is the configuration RunEngines and RunCrash give their
+// engines, a small contact center: two queues ("geral", "financeiro"),
+// three subjects ("duvida", "urgente" with priority 10, "boleto"), two
+// finalize reasons and a 30s offer timeout, with the given clock and bus
+// (nil for none).
+func EngineConfig(now func() time.Time, bus attendance.Bus) *attendance.Config {
 	return &attendance.Config{
 		Queues: []attendance.Queue{{ID: "geral", Name: "Geral"}, {ID: "financeiro", Name: "Financeiro"}},
 		Subjects: []attendance.Subject{
@@ -59,7 +71,7 @@ func engineConfig(now func() time.Time, bus attendance.Bus) *attendance.Config {
 type cluster struct {
 	t       *testing.T
 	ctx     context.Context
-	clock   *testClock
+	clock   *Clock
 	stores  []attendance.Store
 	engines []*attendance.Engine
 	agents  []string
@@ -78,12 +90,12 @@ type cluster struct {
 func newCluster(t *testing.T, n int, open func(t *testing.T) attendance.Store) *cluster {
 	c := &cluster{
 		t: t, ctx: t.Context(), maxOf: map[string]int{}, acked: map[string]string{},
-		clock: &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		clock: NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 	}
 	bus := attendance.NewLocalBus()
 	for range n {
 		s := open(t)
-		e, err := attendance.New(s, engineConfig(c.clock.Now, bus))
+		e, err := attendance.New(s, EngineConfig(c.clock.Now, bus))
 		require.NoError(t, err)
 		c.stores = append(c.stores, s)
 		c.engines = append(c.engines, e)
@@ -299,10 +311,19 @@ func (c *cluster) check(where string) {
 	}
 }
 
-// runSeveralEngines runs three engines on three Stores over one database,
-// with six goroutines acting through random engines, and checks the
-// invariants after each round.
-func runSeveralEngines(t *testing.T, open func(t *testing.T) attendance.Store) {
+// RunEngines runs three engines on three Stores over one database, with
+// six goroutines acting through random engines, and checks the invariants
+// in the rows after each round: an owner exactly when the state holds one,
+// each agent's Load equal to its offered and active conversations and at
+// most its Max, nobody waiting in a queue while an online agent serving it
+// has room, every log replaying to its row's state with no gap in the
+// sequence numbers, no offer expired twice, and every acknowledged send
+// stored exactly once, also when it was retried through another engine.
+//
+// open is called three times and must return a new Store on the same
+// database each time, closed with t.Cleanup.
+func RunEngines(t *testing.T, open func(t *testing.T) attendance.Store) {
+	t.Helper()
 	const engines, goroutines, rounds, perRound = 3, 6, 12, 25
 	c := newCluster(t, engines, open)
 	for round := range rounds {
