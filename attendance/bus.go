@@ -15,6 +15,11 @@ const (
 	NotifyQueue NotificationKind = "queue"
 	// NotifyAgent: an agent's presence or profile changed.
 	NotifyAgent NotificationKind = "agent"
+	// NotifyResync: notifications may have been lost (a bus reconnected, or
+	// could not carry one whole). It carries no IDs; an engine hearing it
+	// reloads its routing index from the store. Supervisor and system
+	// subscriptions receive it too, to refresh what they show.
+	NotifyResync NotificationKind = "resync"
 )
 
 // Notification is a doorbell: it says that something changed, and enough to
@@ -40,7 +45,8 @@ type Notification struct {
 // (NewLocalBus); several nodes share a PostgreSQL LISTEN/NOTIFY or NATS bus.
 //
 // Publish and Subscribe are safe for concurrent use. A handler must not block
-// nor call back into the bus; it may be called from any goroutine.
+// nor call back into the bus; it may be called from any goroutine. A bus that
+// may have lost notifications delivers a NotifyResync one.
 type Bus interface {
 	// Publish delivers n to every subscriber, this node's included.
 	Publish(ctx context.Context, n Notification) error

@@ -403,10 +403,14 @@ func (e *Engine) refreshConversation(ctx context.Context, id string) error {
 }
 
 // onNotification is the bus handler. It never blocks: remote changes are
-// marked dirty and applied by the next operation or sweep.
+// marked dirty (a NotifyResync marks the whole index) and applied by the
+// next operation or sweep.
 func (e *Engine) onNotification(n Notification) {
 	if n.Origin != e.id && e.loaded.Load() {
 		e.dirtyMu.Lock()
+		if n.Kind == NotifyResync {
+			e.resync = true
+		}
 		if n.ConversationID != "" {
 			e.dirtyConvs[n.ConversationID] = true
 		}

@@ -29,3 +29,35 @@ func Example() {
 	}
 	log.Printf("agent %s is %s", agent.ID, agent.Presence)
 }
+
+// Every node opens a Bus on the Store's schema and gives it to its engine,
+// so that the nodes hear each other's changes at once. This example needs a
+// server, so it is compiled but not run.
+func ExampleOpenBus() {
+	ctx := context.Background()
+	dsn := os.Getenv("DATABASE_URL")
+	store, err := postgres.Open(ctx, dsn, &postgres.Config{Schema: "mosiachat"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	bus, err := postgres.OpenBus(ctx, dsn, &postgres.BusConfig{Schema: "mosiachat"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer bus.Close()
+
+	engine, err := attendance.New(store, &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "billing", Name: "Billing"}},
+		Subjects:        []attendance.Subject{{ID: "slip", Name: "Bank slip", QueueID: "billing"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
+		Bus:             bus,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := engine.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer engine.Stop(ctx)
+}
