@@ -63,7 +63,9 @@ type Config struct {
 	// client resumes from its last sequence numbers. Defaults to 512.
 	OutboundBuffer int
 	// WriteTimeout bounds one frame write; a write that takes longer closes
-	// the connection. Defaults to 10s.
+	// the connection. It is checked every WriteTimeout/4 (at least every
+	// second, at most every 10ms), so a stuck write may last that much
+	// longer. Defaults to 10s.
 	WriteTimeout time.Duration
 	// HeartbeatInterval is how often the server sends a heartbeat event and
 	// a WebSocket ping. Defaults to 25s.
@@ -240,8 +242,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.sub = sub
 	s.started = true
 	s.runCtx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1 + s.cfg.Workers)
+	s.wg.Add(2 + s.cfg.Workers)
 	go s.dispatch(s.runCtx)
+	go s.watchWrites(s.runCtx)
 	for range s.cfg.Workers {
 		go s.work(s.runCtx)
 	}
@@ -320,20 +323,20 @@ func (s *Server) dispatch(ctx context.Context) {
 func (s *Server) route(n attendance.Notification) {
 	switch n.Kind {
 	case attendance.NotifyConversation:
-		seen := map[*Session]bool{}
-		visit := func(set map[*Session]struct{}) {
-			for ss := range set {
-				if !seen[ss] {
-					seen[ss] = true
-					ss.notifyConversation(n)
-				}
+		// A session may be in several of these sets; notifying it twice
+		// is harmless (the pending doorbell is merged), so no set of the
+		// sessions seen is built.
+		for ss := range s.byBenef[n.BeneficiaryID] {
+			ss.notifyConversation(n)
+		}
+		for _, a := range n.AgentIDs {
+			for ss := range s.byAgent[a] {
+				ss.notifyConversation(n)
 			}
 		}
-		visit(s.byBenef[n.BeneficiaryID])
-		for _, a := range n.AgentIDs {
-			visit(s.byAgent[a])
+		for ss := range s.byConv[n.ConversationID] {
+			ss.notifyConversation(n)
 		}
-		visit(s.byConv[n.ConversationID])
 	case attendance.NotifyQueue:
 		for ss := range s.byQueue[n.QueueID] {
 			ss.notifyQueue(n.QueueID)
@@ -343,6 +346,36 @@ func (s *Server) route(n attendance.Notification) {
 			for ss := range s.byAgent[a] {
 				ss.notifyAgent()
 			}
+		}
+	}
+}
+
+// watchWrites closes the connections whose frame write has been in
+// progress for longer than Config.WriteTimeout. One goroutine checking
+// every connection a few times per timeout replaces a timer per frame.
+func (s *Server) watchWrites(ctx context.Context) {
+	defer s.wg.Done()
+	every := min(max(s.cfg.WriteTimeout/4, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var stuck []*wsConn
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := clock()
+		stuck = stuck[:0]
+		s.mu.RLock()
+		for ss := range s.sessions {
+			if w, ok := ss.conn.(*wsConn); ok && w.stuck(now) {
+				stuck = append(stuck, w)
+			}
+		}
+		s.mu.RUnlock()
+		for _, w := range stuck {
+			w.abort()
 		}
 	}
 }

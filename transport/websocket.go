@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -59,18 +60,25 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(runCtx)
 	defer cancel()
 	for {
-		typ, data, err := c.Read(ctx)
+		// No deadline on the read (a context that cannot end costs coder/
+		// websocket no timer per frame): Stop and every close path close
+		// the socket, which ends the read.
+		typ, data, err := c.Read(context.Background())
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				srv.log.Info("transport: frame above the limit; connection closed", "session", ss.ID())
 			}
 			return
 		}
+		// The replies of this frame are written by this goroutine once it
+		// is handled, instead of by a writer goroutine started for them.
+		wc.hold()
 		if typ == websocket.MessageBinary {
 			ss.HandleBinary(ctx)
 		} else {
 			ss.Handle(ctx, data)
 		}
+		wc.flush()
 		if ss.isClosed() {
 			return
 		}
@@ -110,16 +118,24 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 // wsConn is a Conn over a coder/websocket connection. Outbound frames wait
 // in a bounded queue; a writer goroutine exists only while there is
 // something to write, so an idle connection costs no goroutine beyond its
-// reader.
+// reader. The replies to a client frame are written by the reader itself
+// right after handling it (see hold and flush).
+//
+// A frame write has no context deadline (that would cost a timer per
+// frame); instead writeStart records when the current write began and the
+// server's watchdog (Server.watchWrites) closes a connection whose write
+// has taken longer than writeTimeout.
 type wsConn struct {
 	c            *websocket.Conn
 	max          int
 	writeTimeout time.Duration
+	writeStart   atomic.Int64 // monotonic ns (clock) of the write in progress, 0 if none
 
 	mu      sync.Mutex
 	queue   [][]byte
 	spare   [][]byte
 	writing bool
+	held    bool // the reader is handling a frame and will flush after it
 	closed  bool
 	ready   bool
 	// closing is closed when a close handshake started by Close ends.
@@ -145,7 +161,7 @@ func (w *wsConn) attach(c *websocket.Conn) bool {
 	}
 	w.mu.Unlock()
 	if start {
-		go w.writeLoop()
+		go w.writeLoop(writer)
 	}
 	return true
 }
@@ -165,20 +181,76 @@ func (w *wsConn) Deliver(frame []byte, droppable bool) error {
 		return ErrSlowConsumer
 	}
 	w.queue = append(w.queue, frame)
-	start := w.ready && !w.writing
+	start := w.ready && !w.writing && !w.held
 	if start {
 		w.writing = true
 	}
 	w.mu.Unlock()
 	if start {
-		go w.writeLoop()
+		go w.writeLoop(writer)
 	}
 	return nil
 }
 
+// hold makes Deliver leave queued frames to the reader's next flush.
+func (w *wsConn) hold() {
+	w.mu.Lock()
+	w.held = true
+	w.mu.Unlock()
+}
+
+// flush ends a hold: when no writer runs, the reader writes one batch of
+// what is queued itself, and leaves the rest (if more came meanwhile) to a
+// writer goroutine.
+func (w *wsConn) flush() {
+	w.mu.Lock()
+	w.held = false
+	start := w.ready && !w.writing && len(w.queue) > 0
+	if start {
+		w.writing = true
+	}
+	w.mu.Unlock()
+	if start {
+		w.writeLoop(inline)
+	}
+}
+
+// clock is a monotonic nanosecond clock for write watchdogs.
+var clockStart = time.Now()
+
+func clock() int64 { return int64(time.Since(clockStart)) + 1 }
+
+// stuck reports whether a frame write has been in progress for longer than
+// the write timeout at monotonic time now.
+func (w *wsConn) stuck(now int64) bool {
+	st := w.writeStart.Load()
+	return st != 0 && now-st > int64(w.writeTimeout)
+}
+
+// abort cuts the socket, which fails the write in progress.
+func (w *wsConn) abort() {
+	w.mu.Lock()
+	c := w.c
+	w.mu.Unlock()
+	if c != nil {
+		c.CloseNow()
+	}
+}
+
 var errConnClosed = errors.New("transport: connection closed")
 
-func (w *wsConn) writeLoop() {
+type loopMode int
+
+const (
+	writer     loopMode = iota // a writer goroutine: until the queue is empty
+	inline                     // the reader: one batch, then hand over
+	inlineDone                 // the reader after its batch
+)
+
+// writeLoop writes queued frames until the queue is empty; w.writing is set
+// by the caller. Called inline by the reader, it writes one batch and hands
+// what remains to a writer goroutine.
+func (w *wsConn) writeLoop(once loopMode) {
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 {
@@ -190,13 +262,24 @@ func (w *wsConn) writeLoop() {
 			}
 			return
 		}
+		if once == inlineDone {
+			// More came while the reader wrote: a writer goroutine takes
+			// over (w.writing stays set), so the reader goes back to
+			// reading.
+			w.mu.Unlock()
+			go w.writeLoop(writer)
+			return
+		}
+		if once == inline {
+			once = inlineDone
+		}
 		batch := w.queue
 		w.queue, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
 		for i, b := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), w.writeTimeout)
-			err := w.c.Write(ctx, websocket.MessageText, b)
-			cancel()
+			w.writeStart.Store(clock())
+			err := w.c.Write(context.Background(), websocket.MessageText, b)
+			w.writeStart.Store(0)
 			batch[i] = nil
 			if err != nil {
 				w.mu.Lock()
@@ -251,7 +334,9 @@ func (w *wsConn) Close(reason CloseReason, message string) {
 	}
 	w.closing = make(chan struct{})
 	w.closeStatus, w.closeMsg = status, message
-	drain := w.writing
+	// A writer, or the reader's coming flush, closes once the queue is
+	// written.
+	drain := w.writing || (w.held && w.ready && len(w.queue) > 0)
 	w.mu.Unlock()
 	if !drain {
 		go w.closeNow()
