@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mosiachat/mosiachat/attendance"
 	"github.com/mosiachat/mosiachat/storage/postgres"
+	"github.com/mosiachat/mosiachat/storage/storagetest"
 )
 
 // The benchmarks put the Store beside the raw database doing the same rows
@@ -26,38 +25,6 @@ import (
 
 // benchConns is the pool size of both sides.
 const benchConns = 16
-
-var benchTime = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// runSenders runs op(sender, i) for i in [0, b.N) spread over n goroutines,
-// each with its own sender number, and reports ops per second as unit.
-func runSenders(b *testing.B, n int, unit string, op func(sender, i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	b.ResetTimer()
-	for g := range n {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := op(g, i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
-}
 
 // benchStore opens a Store on a fresh schema.
 func benchStore(b *testing.B) *postgres.Store {
@@ -93,55 +60,12 @@ func openRaw(b *testing.B) (*pgxpool.Pool, string) {
 	return pool, schema
 }
 
-// createQueued creates n queued conversations "c0".."c<n-1>".
-func createQueued(b *testing.B, s attendance.Store, n int) {
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range benchConns {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				id := "c" + strconv.Itoa(i)
-				_, _, err := s.CreateConversation(ctx, attendance.CreateConversationParams{
-					Conversation: attendance.Conversation{ID: id, BeneficiaryID: "b" + strconv.Itoa(i), QueueID: "geral",
-						State: attendance.StateQueued, ArrivedAt: benchTime, CreatedAt: benchTime, UpdatedAt: benchTime},
-					Opened: attendance.Message{ID: id + "-opened", Sender: attendance.SystemPrincipal, CreatedAt: benchTime,
-						Event: &attendance.Event{Type: attendance.EventOpened, To: attendance.StateQueued}},
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-const benchBody = "Bom dia, preciso da segunda via do boleto de março, por favor."
-
 // BenchmarkAppend: messages appended per second by 1 and by 64 concurrent
 // senders, each sender writing to its own conversation.
 func BenchmarkAppend(b *testing.B) {
 	for _, senders := range []int{1, 64} {
 		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
-			s := benchStore(b)
-			createQueued(b, s, senders)
-			ctx := context.Background()
-			states := []attendance.State{attendance.StateQueued}
-			runSenders(b, senders, "msgs/s", func(g, i int) error {
-				_, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
-					Message: attendance.Message{ID: "m" + strconv.Itoa(i), ConversationID: "c" + strconv.Itoa(g), Kind: attendance.KindText,
-						Sender: attendance.BeneficiaryPrincipal("b" + strconv.Itoa(g)), Body: benchBody,
-						IdempotencyKey: "k" + strconv.Itoa(i), CreatedAt: benchTime},
-					States: states,
-				})
-				return err
-			})
+			storagetest.BenchAppend(b, benchStore(b), senders, benchConns)
 		})
 		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			pool, schema := openRaw(b)
@@ -149,9 +73,9 @@ func BenchmarkAppend(b *testing.B) {
 			seqs := make([]atomic.Int64, senders)
 			insert := `INSERT INTO ` + schema + `.messages (conversation_id, seq, id, kind, sender_role, sender_id, body,
 				attachment, event, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-			runSenders(b, senders, "msgs/s", func(g, i int) error {
+			storagetest.RunSenders(b, senders, "msgs/s", func(g, i int) error {
 				_, err := pool.Exec(ctx, insert, "c"+strconv.Itoa(g), seqs[g].Add(1), "m"+strconv.Itoa(i), "text",
-					"beneficiary", "b"+strconv.Itoa(g), benchBody, nil, nil, "k"+strconv.Itoa(i), benchTime)
+					"beneficiary", "b"+strconv.Itoa(g), storagetest.BenchBody, nil, nil, "k"+strconv.Itoa(i), storagetest.BenchTime)
 				return err
 			})
 		})
@@ -167,27 +91,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkOffer(b *testing.B) {
 	for _, senders := range []int{1, 64} {
 		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			for g := range senders {
-				id := "a" + strconv.Itoa(g)
-				_, err := s.UpsertAgent(ctx, attendance.UpsertAgentParams{ID: id, Profile: attendance.Profile{Max: 1 << 30, Queues: []string{"geral"}}})
-				require.NoError(b, err)
-				_, err = s.SetPresence(ctx, attendance.SetPresenceParams{AgentID: id, Presence: attendance.PresenceOnline, At: benchTime})
-				require.NoError(b, err)
-			}
-			createQueued(b, s, b.N)
-			from := []attendance.State{attendance.StateQueued}
-			runSenders(b, senders, "offers/s", func(g, i int) error {
-				conv := "c" + strconv.Itoa(i)
-				_, _, err := s.Transition(ctx, attendance.TransitionParams{
-					ConversationID: conv, From: from, To: attendance.StateOffered,
-					AgentID: "a" + strconv.Itoa(g), OfferDeadline: benchTime.Add(30 * time.Second), At: benchTime,
-					Message: attendance.Message{ID: conv + "-offered", Sender: attendance.SystemPrincipal,
-						Event: &attendance.Event{Type: attendance.EventOffered, AgentID: "a" + strconv.Itoa(g)}},
-				})
-				return err
-			})
+			storagetest.BenchOffer(b, benchStore(b), senders, benchConns)
 		})
 		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			pool, schema := openRaw(b)
@@ -199,17 +103,17 @@ func BenchmarkOffer(b *testing.B) {
 			_, err := pool.Exec(ctx, `INSERT INTO `+schema+`.conversations (id, state, last_seq, version)
 				SELECT 'c' || i, 'queued', 1, 0 FROM generate_series(0, $1::int - 1) AS i`, b.N)
 			require.NoError(b, err)
-			deadline := benchTime.Add(30 * time.Second)
-			runSenders(b, senders, "offers/s", func(g, i int) error {
+			deadline := storagetest.BenchTime.Add(30 * time.Second)
+			storagetest.RunSenders(b, senders, "offers/s", func(g, i int) error {
 				conv, agent := "c"+strconv.Itoa(i), "a"+strconv.Itoa(g)
 				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					batch := &pgx.Batch{}
 					batch.Queue(`UPDATE `+schema+`.conversations SET state = 'offered', agent_id = $1, offer_deadline = $2,
-						last_seq = 2, version = 1, updated_at = $3 WHERE id = $4`, agent, deadline, benchTime, conv)
-					batch.Queue(`UPDATE `+schema+`.agents SET load = load + 1, last_assigned_at = $1 WHERE id = $2`, benchTime, agent)
+						last_seq = 2, version = 1, updated_at = $3 WHERE id = $4`, agent, deadline, storagetest.BenchTime, conv)
+					batch.Queue(`UPDATE `+schema+`.agents SET load = load + 1, last_assigned_at = $1 WHERE id = $2`, storagetest.BenchTime, agent)
 					batch.Queue(`INSERT INTO `+schema+`.messages (conversation_id, seq, id, kind, sender_role, sender_id, event, created_at)
 						VALUES ($1, 2, $2, 'system', 'system', 'system', $3, $4)`, conv, conv+"-offered",
-						`{"type":"offered","from":"queued","to":"offered","agent_id":"`+agent+`"}`, benchTime)
+						`{"type":"offered","from":"queued","to":"offered","agent_id":"`+agent+`"}`, storagetest.BenchTime)
 					return tx.SendBatch(ctx, batch).Close()
 				})
 			})

@@ -1,20 +1,18 @@
 package sqlite_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/mosiachat/mosiachat/attendance"
 	"github.com/mosiachat/mosiachat/storage/sqlite"
+	"github.com/mosiachat/mosiachat/storage/storagetest"
 )
 
 // The benchmarks put the Store beside the raw database doing the same rows
@@ -24,38 +22,6 @@ import (
 // or transaction per operation, which is the most SQLite lets writers do
 // in parallel. Every operation counts only when its call returned, i.e.
 // after its commit.
-
-var benchTime = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// runSenders runs op(sender, i) for i in [0, b.N) spread over n goroutines,
-// each with its own sender number, and reports ops per second as unit.
-func runSenders(b *testing.B, n int, unit string, op func(sender, i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	b.ResetTimer()
-	for g := range n {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := op(g, i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
-}
 
 // openRaw opens a file with the Store's write pragmas on one connection,
 // and the messages table with the same columns, key and indexes.
@@ -86,65 +52,21 @@ func benchStore(b *testing.B) *sqlite.Store {
 	return s
 }
 
-// createQueued creates n queued conversations "c0".."c<n-1>", 64 at a time.
-func createQueued(b *testing.B, s attendance.Store, n int) {
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 64 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				id := "c" + strconv.Itoa(i)
-				_, _, err := s.CreateConversation(ctx, attendance.CreateConversationParams{
-					Conversation: attendance.Conversation{ID: id, BeneficiaryID: "b" + strconv.Itoa(i), QueueID: "geral",
-						State: attendance.StateQueued, ArrivedAt: benchTime, CreatedAt: benchTime, UpdatedAt: benchTime},
-					Opened: attendance.Message{ID: id + "-opened", Sender: attendance.SystemPrincipal, CreatedAt: benchTime,
-						Event: &attendance.Event{Type: attendance.EventOpened, To: attendance.StateQueued}},
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-const benchBody = "Bom dia, preciso da segunda via do boleto de março, por favor."
-
 // BenchmarkAppend: messages appended per second by 1 and by 64 concurrent
 // senders, each sender writing to its own conversation.
 func BenchmarkAppend(b *testing.B) {
 	for _, senders := range []int{1, 64} {
 		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
-			s := benchStore(b)
-			createQueued(b, s, senders)
-			ctx := context.Background()
-			states := []attendance.State{attendance.StateQueued}
-			runSenders(b, senders, "msgs/s", func(g, i int) error {
-				conv := "c" + strconv.Itoa(g)
-				_, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
-					Message: attendance.Message{ID: "m" + strconv.Itoa(i), ConversationID: conv, Kind: attendance.KindText,
-						Sender: attendance.BeneficiaryPrincipal("b" + strconv.Itoa(g)), Body: benchBody,
-						IdempotencyKey: "k" + strconv.Itoa(i), CreatedAt: benchTime},
-					States: states,
-				})
-				return err
-			})
+			storagetest.BenchAppend(b, benchStore(b), senders, 64)
 		})
 		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			db := openRaw(b)
 			seqs := make([]atomic.Int64, senders)
-			runSenders(b, senders, "msgs/s", func(g, i int) error {
+			storagetest.RunSenders(b, senders, "msgs/s", func(g, i int) error {
 				_, err := db.Exec(`INSERT INTO messages (conversation_id, seq, id, kind, sender_role, sender_id, body,
 					attachment, event, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 					"c"+strconv.Itoa(g), seqs[g].Add(1), "m"+strconv.Itoa(i), "text", "beneficiary", "b"+strconv.Itoa(g),
-					benchBody, nil, nil, "k"+strconv.Itoa(i), benchTime.UnixMicro())
+					storagetest.BenchBody, nil, nil, "k"+strconv.Itoa(i), storagetest.BenchTime.UnixMicro())
 				return err
 			})
 		})
@@ -159,27 +81,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkOffer(b *testing.B) {
 	for _, senders := range []int{1, 64} {
 		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			for g := range senders {
-				id := "a" + strconv.Itoa(g)
-				_, err := s.UpsertAgent(ctx, attendance.UpsertAgentParams{ID: id, Profile: attendance.Profile{Max: 1 << 30, Queues: []string{"geral"}}})
-				require.NoError(b, err)
-				_, err = s.SetPresence(ctx, attendance.SetPresenceParams{AgentID: id, Presence: attendance.PresenceOnline, At: benchTime})
-				require.NoError(b, err)
-			}
-			createQueued(b, s, b.N)
-			from := []attendance.State{attendance.StateQueued}
-			runSenders(b, senders, "offers/s", func(g, i int) error {
-				conv := "c" + strconv.Itoa(i)
-				_, _, err := s.Transition(ctx, attendance.TransitionParams{
-					ConversationID: conv, From: from, To: attendance.StateOffered,
-					AgentID: "a" + strconv.Itoa(g), OfferDeadline: benchTime.Add(30 * time.Second), At: benchTime,
-					Message: attendance.Message{ID: conv + "-offered", Sender: attendance.SystemPrincipal,
-						Event: &attendance.Event{Type: attendance.EventOffered, AgentID: "a" + strconv.Itoa(g)}},
-				})
-				return err
-			})
+			storagetest.BenchOffer(b, benchStore(b), senders, 64)
 		})
 		b.Run(fmt.Sprintf("impl=raw/senders=%d", senders), func(b *testing.B) {
 			db := openRaw(b)
@@ -194,8 +96,8 @@ func BenchmarkOffer(b *testing.B) {
 				require.NoError(b, err)
 			}
 			require.NoError(b, tx.Commit())
-			deadline := benchTime.Add(30 * time.Second).UnixMicro()
-			runSenders(b, senders, "offers/s", func(g, i int) error {
+			deadline := storagetest.BenchTime.Add(30 * time.Second).UnixMicro()
+			storagetest.RunSenders(b, senders, "offers/s", func(g, i int) error {
 				conv, agent := "c"+strconv.Itoa(i), "a"+strconv.Itoa(g)
 				tx, err := db.Begin()
 				if err != nil {
@@ -203,15 +105,15 @@ func BenchmarkOffer(b *testing.B) {
 				}
 				defer tx.Rollback()
 				if _, err := tx.Exec(`UPDATE conversations SET state = 'offered', agent_id = ?, offer_deadline = ?,
-					last_seq = 2, version = 1, updated_at = ? WHERE id = ?`, agent, deadline, benchTime.UnixMicro(), conv); err != nil {
+					last_seq = 2, version = 1, updated_at = ? WHERE id = ?`, agent, deadline, storagetest.BenchTime.UnixMicro(), conv); err != nil {
 					return err
 				}
-				if _, err := tx.Exec(`UPDATE agents SET load = load + 1, last_assigned_at = ? WHERE id = ?`, benchTime.UnixMicro(), agent); err != nil {
+				if _, err := tx.Exec(`UPDATE agents SET load = load + 1, last_assigned_at = ? WHERE id = ?`, storagetest.BenchTime.UnixMicro(), agent); err != nil {
 					return err
 				}
 				if _, err := tx.Exec(`INSERT INTO messages (conversation_id, seq, id, kind, sender_role, sender_id, event, created_at)
 					VALUES (?, 2, ?, 'system', 'system', 'system', ?, ?)`, conv, conv+"-offered",
-					`{"type":"offered","from":"queued","to":"offered","agent_id":"`+agent+`"}`, benchTime.UnixMicro()); err != nil {
+					`{"type":"offered","from":"queued","to":"offered","agent_id":"`+agent+`"}`, storagetest.BenchTime.UnixMicro()); err != nil {
 					return err
 				}
 				return tx.Commit()
