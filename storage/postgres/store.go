@@ -5,9 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 var _ attendance.Store = (*Store)(nil)
@@ -78,34 +77,9 @@ type Store struct {
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Their file
-// names start with the version number: 0001_init.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(out)+1 {
-			return nil, fmt.Errorf("postgres: bad migration file name %q", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]rules.Migration, error) {
+	return rules.Migrations(pkg, migrationFS, "migrations")
 }
 
 // SchemaVersion is the schema version this package creates and knows.
@@ -207,10 +181,10 @@ func (s *Store) migrate(ctx context.Context, target string) error {
 		return fmt.Errorf("postgres: %s: schema version %d, this program knows up to %d: %w", what, version, len(ms), ErrSchemaTooNew)
 	}
 	for _, m := range ms[version:] {
-		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", schema)); err != nil {
-			return translate(fmt.Sprintf("%s: migration %s", what, m.name), err)
+		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.SQL, "{{schema}}", schema)); err != nil {
+			return translate(fmt.Sprintf("%s: migration %s", what, m.Name), err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 			return translate(what, err)
 		}
 	}

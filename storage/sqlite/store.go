@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/internal/rules"
 )
 
 var _ attendance.Store = (*Store)(nil)
@@ -100,34 +100,9 @@ var migrationFS embed.FS
 // it spells "MoCh" in ASCII.
 const applicationID = 0x4d6f4368
 
-// migration is one embedded schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Their file
-// names start with the version number: 0001_init.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(out)+1 {
-			return nil, fmt.Errorf("sqlite: bad migration file name %q", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]rules.Migration, error) {
+	return rules.Migrations(pkg, migrationFS, "migrations")
 }
 
 // SchemaVersion is the schema version this package creates and knows.
@@ -319,8 +294,8 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("sqlite: %s: schema version %d, this program knows up to %d: %w", what, version, len(ms), ErrSchemaTooNew)
 	}
 	for _, m := range ms[version:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return translate(fmt.Sprintf("%s: migration %s", what, m.name), err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return translate(fmt.Sprintf("%s: migration %s", what, m.Name), err)
 		}
 	}
 	// Written even when nothing changed: a file SQLite could only open
