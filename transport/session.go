@@ -282,7 +282,12 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		}
 		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
 	} else {
-		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: rawJSON(result)}
+		reply = ServerFrame{Type: FrameResult, ID: f.ID}
+		if m, ok := result.(attendance.Message); ok {
+			reply.Data = marshalMessage(&m)
+		} else {
+			reply.Data = rawJSON(result)
+		}
 		if reply.Data == nil {
 			reply.Data = json.RawMessage("{}")
 		}
@@ -750,7 +755,7 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 					cs.seq = m.Seq // sent by this connection; its result carried it
 					continue
 				}
-				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, Data: rawJSON(m)}, false) {
+				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, Data: marshalMessage(m)}, false) {
 					return false
 				}
 				cs.seq = m.Seq
