@@ -118,6 +118,10 @@ func newSession(srv *Server, p attendance.Principal, conn Conn, id string) *Sess
 	}
 }
 
+// helloDone reports whether a hello was accepted; like Handle, it is for
+// the goroutine handling the frames.
+func (ss *Session) helloDone() bool { return ss.hello }
+
 // Principal returns who the session belongs to.
 func (ss *Session) Principal() attendance.Principal { return ss.p }
 

@@ -73,9 +73,21 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The replies of this frame are written by this goroutine once it
 		// is handled, instead of by a writer goroutine started for them.
 		wc.hold()
-		if typ == websocket.MessageBinary {
+		switch {
+		case typ == websocket.MessageBinary:
 			ss.HandleBinary(ctx)
-		} else {
+		case !ss.helloDone():
+			// The hello (JSON of the resume map, engine reads) runs on a
+			// goroutine of its own, whose stack goes when it ends: the
+			// reader, which lives as long as the connection, keeps the
+			// small stack it needs to wait for frames.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				ss.Handle(ctx, data)
+			}()
+			<-done
+		default:
 			ss.Handle(ctx, data)
 		}
 		wc.flush()

@@ -483,10 +483,11 @@ func idle(args []string) error {
 		return err
 	}
 	ok := int64(*n) - failed.Load()
-	fmt.Printf("impl=%s conns=%d failed=%d heap_per_conn=%.0fB rss_per_conn=%.0fB goroutines_per_conn=%.2f (heap %d->%d, rss %d->%d)\n",
+	per := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(ok) }
+	fmt.Printf("impl=%s conns=%d failed=%d heap_per_conn=%.0fB rss_per_conn=%.0fB stack_per_conn=%.0fB free_heap_per_conn=%.0fB goroutines_per_conn=%.2f (heap %d->%d, rss %d->%d)\n",
 		*impl, ok, failed.Load(),
-		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(ok),
-		float64(int64(after.RSS)-int64(before.RSS))/float64(ok),
+		per(after.HeapInuse, before.HeapInuse), per(after.RSS, before.RSS),
+		per(after.StackInuse, before.StackInuse), per(after.HeapFree, before.HeapFree),
 		float64(after.Goroutines-before.Goroutines)/float64(ok),
 		before.HeapInuse, after.HeapInuse, before.RSS, after.RSS)
 	for _, c := range conns {

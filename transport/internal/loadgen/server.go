@@ -62,6 +62,9 @@ func serve(args []string) error {
 // MemStats is what /mem reports.
 type MemStats struct {
 	HeapInuse  uint64 `json:"heap_inuse"`
+	StackInuse uint64 `json:"stack_inuse"`
+	// HeapFree is heap memory freed but not yet returned to the OS.
+	HeapFree   uint64 `json:"heap_free"`
 	RSS        uint64 `json:"rss"`
 	Goroutines int    `json:"goroutines"`
 }
@@ -71,7 +74,7 @@ func memHandler(w http.ResponseWriter, _ *http.Request) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	json.NewEncoder(w).Encode(MemStats{HeapInuse: ms.HeapInuse, RSS: rss(), Goroutines: runtime.NumGoroutine()})
+	json.NewEncoder(w).Encode(MemStats{HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, HeapFree: ms.HeapIdle - ms.HeapReleased, RSS: rss(), Goroutines: runtime.NumGoroutine()})
 }
 
 // cpuHandler reports the process's CPU time (user + system) in
