@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
 	"github.com/mosiachat/mosiachat/storage/internal/rules"
@@ -163,12 +162,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	if _, ok := s.convs[c.ID]; ok {
 		return attendance.Conversation{}, attendance.Message{}, fmt.Errorf("memory: create conversation %q: ID already exists: %w", c.ID, attendance.ErrConflict)
 	}
-	c.OfferDeadline = time.Time{}
-	c.LastSeq = 1
-	msg := rules.CopyMessage(params.Opened)
-	msg.ConversationID = c.ID
-	msg.Seq = 1
-	msg.Kind = attendance.KindSystem
+	c, msg := rules.Created(c, params.Opened, nil)
 	created := &conversation{
 		conv:  c,
 		msgs:  []attendance.Message{msg},

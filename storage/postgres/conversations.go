@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,13 +33,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	c = rules.NormConversation(c)
-	c.OfferDeadline = time.Time{}
-	c.LastSeq = 1
-	msg := rules.NormMessage(params.Opened)
-	msg.ConversationID = c.ID
-	msg.Seq = 1
-	msg.Kind = attendance.KindSystem
+	c, msg := rules.Created(c, params.Opened, rules.NormTime)
 	margs, err := messageArgs(msg)
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err

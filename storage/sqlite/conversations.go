@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
 	"github.com/mosiachat/mosiachat/storage/internal/rules"
@@ -37,13 +36,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
-	c = rules.NormConversation(c)
-	c.OfferDeadline = time.Time{}
-	c.LastSeq = 1
-	msg := rules.NormMessage(params.Opened)
-	msg.ConversationID = c.ID
-	msg.Seq = 1
-	msg.Kind = attendance.KindSystem
+	c, msg := rules.Created(c, params.Opened, rules.NormTime)
 	margs, err := messageArgs(msg)
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err

@@ -39,15 +39,6 @@ func NormMessage(m attendance.Message) attendance.Message {
 	return m
 }
 
-// NormConversation is c with its times normalized.
-func NormConversation(c attendance.Conversation) attendance.Conversation {
-	c.ArrivedAt = NormTime(c.ArrivedAt)
-	c.OfferDeadline = NormTime(c.OfferDeadline)
-	c.CreatedAt = NormTime(c.CreatedAt)
-	c.UpdatedAt = NormTime(c.UpdatedAt)
-	return c
-}
-
 // NullString stores an empty string as NULL (used for foreign keys).
 func NullString(s string) any {
 	if s == "" {

@@ -149,3 +149,21 @@ func Apply(cur attendance.Conversation, p *attendance.TransitionParams, norm fun
 	}
 	return next, msg
 }
+
+// Created returns the conversation and its "opened" system message as
+// CreateConversation stores them: the conversation at LastSeq 1 with no
+// offer deadline, the message (a copy of opened) at Seq 1 with the
+// conversation's ID and KindSystem. norm is as for Apply.
+func Created(c attendance.Conversation, opened attendance.Message, norm func(time.Time) time.Time) (attendance.Conversation, attendance.Message) {
+	c.ArrivedAt = apply(norm, c.ArrivedAt)
+	c.CreatedAt = apply(norm, c.CreatedAt)
+	c.UpdatedAt = apply(norm, c.UpdatedAt)
+	c.OfferDeadline = time.Time{}
+	c.LastSeq = 1
+	msg := CopyMessage(opened)
+	msg.CreatedAt = apply(norm, msg.CreatedAt)
+	msg.ConversationID = c.ID
+	msg.Seq = 1
+	msg.Kind = attendance.KindSystem
+	return c, msg
+}
