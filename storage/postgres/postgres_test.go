@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,23 +108,4 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 			return openTest(t, &postgres.Config{Schema: schema, MaxConns: 4})
 		},
 	})
-}
-
-// testClock is a shared, settable clock (see storagetest.Clock); each
-// reading is one microsecond after the previous one.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Microsecond)
-	return c.now
-}
-
-// engineConfig is storagetest.EngineConfig.
-func engineConfig(now func() time.Time, bus attendance.Bus) *attendance.Config {
-	return storagetest.EngineConfig(now, bus)
 }
