@@ -265,7 +265,13 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		ss.emit(ServerFrame{Type: FrameError, ID: id, Error: &ErrorBody{Code: CodeRateLimited, Message: "too many commands; slow down", RetryAfterMS: wait}}, false)
 		return
 	}
-	f, err := DecodeClientFrame(data)
+	var f ClientFrame
+	var err error
+	if id, sp, ok := fastSend(data); ok {
+		f = ClientFrame{Type: CmdSend, ID: id, send: &sp}
+	} else {
+		f, err = DecodeClientFrame(data)
+	}
 	if err != nil {
 		var fe *ProtocolError
 		errors.As(err, &fe)
@@ -338,9 +344,14 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 		}
 		return eng.Open(ctx, p, attendance.OpenParams{SubjectID: a.SubjectID, Channel: a.Channel})
 	case CmdSend:
-		a, err := decode[SendParams](f)
-		if err != nil {
-			return nil, err
+		var a SendParams
+		if f.send != nil {
+			a = *f.send // decoded by fastSend
+		} else {
+			var err error
+			if a, err = decode[SendParams](f); err != nil {
+				return nil, err
+			}
 		}
 		sp := attendance.SendParams{ConversationID: a.ConversationID, Body: a.Body, IdempotencyKey: a.IdempotencyKey}
 		if a.Attachment != nil {
