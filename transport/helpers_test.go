@@ -23,6 +23,7 @@ import (
 // env is one engine, one transport server and one loopback HTTP server.
 type env struct {
 	t     *testing.T
+	bus   *attendance.LocalBus
 	eng   *attendance.Engine
 	srv   *transport.Server
 	http  *httptest.Server
@@ -48,7 +49,9 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
+	bus := attendance.NewLocalBus()
 	eng, err := attendance.New(memory.New(), &attendance.Config{
+		Bus:             bus,
 		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}, {ID: "q2", Name: "Health"}},
 		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}, {ID: "exams", Name: "Exams", QueueID: "q2", Priority: 1}},
 		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
@@ -77,7 +80,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.listener(hs)
 	}
 	hs.Start()
-	e := &env{t: t, eng: eng, srv: srv, http: hs, blobs: dir}
+	e := &env{t: t, bus: bus, eng: eng, srv: srv, http: hs, blobs: dir}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

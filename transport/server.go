@@ -347,6 +347,12 @@ func (s *Server) route(n attendance.Notification) {
 				ss.notifyAgent()
 			}
 		}
+	case attendance.NotifyResync:
+		// Notifications may have been lost (a bus reconnected): every
+		// session re-reads everything it follows.
+		for ss := range s.sessions {
+			ss.notifyResync()
+		}
 	}
 }
 

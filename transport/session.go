@@ -78,6 +78,7 @@ type Session struct {
 	agent     bool
 	watch     map[string]int64
 	synced    bool
+	resync    bool // re-read every conversation followed (NotifyResync)
 	timers    []*time.Timer
 	// own holds, per conversation, the seqs of messages this connection
 	// sent whose send result has been queued to it: the result carries the
@@ -624,6 +625,13 @@ func (ss *Session) notifyAgent() {
 	ss.schedule()
 }
 
+func (ss *Session) notifyResync() {
+	ss.mu.Lock()
+	ss.resync = true
+	ss.mu.Unlock()
+	ss.schedule()
+}
+
 func (ss *Session) notifyReads(convID string) {
 	ss.mu.Lock()
 	ss.reads[convID] = true
@@ -646,7 +654,7 @@ func (ss *Session) schedule() {
 }
 
 func (ss *Session) hasWork() bool {
-	return len(ss.pending) > 0 || len(ss.reads) > 0 || len(ss.queues) > 0 || ss.agent || len(ss.watch) > 0 || ss.synced
+	return len(ss.pending) > 0 || len(ss.reads) > 0 || len(ss.queues) > 0 || ss.agent || len(ss.watch) > 0 || ss.synced || ss.resync
 }
 
 // run is one pass of a worker over the session's pending work.
@@ -657,15 +665,31 @@ func (ss *Session) run(ctx context.Context) {
 		ss.mu.Unlock()
 		return
 	}
-	pending, reads, queues, agent, watch, synced := ss.pending, ss.reads, ss.queues, ss.agent, ss.watch, ss.synced
+	pending, reads, queues, agent, watch, synced, resync := ss.pending, ss.reads, ss.queues, ss.agent, ss.watch, ss.synced, ss.resync
 	ss.pending = make(map[string]attendance.Notification)
 	ss.reads = make(map[string]bool)
 	ss.queues = make(map[string]bool)
 	ss.watch = make(map[string]int64)
-	ss.agent, ss.synced = false, false
+	ss.agent, ss.synced, ss.resync = false, false, false
 	ss.mu.Unlock()
+	var resyncs []string
+	if resync {
+		// Read every followed conversation after its cursor (a nil
+		// notification: transitions show in the log as system messages),
+		// its read marks, every queue position and the agent.
+		for id := range ss.convs {
+			if _, ok := pending[id]; !ok {
+				resyncs = append(resyncs, id)
+			}
+			reads[id] = true
+		}
+		for q := range ss.queued {
+			queues[q] = true
+		}
+		agent = true
+	}
 
-	ok := ss.pass(ctx, pending, reads, queues, agent, watch, synced)
+	ok := ss.pass(ctx, pending, resyncs, reads, queues, agent, watch, synced)
 
 	ss.mu.Lock()
 	again := ok && !ss.closed && ss.hasWork()
@@ -676,7 +700,7 @@ func (ss *Session) run(ctx context.Context) {
 	}
 }
 
-func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notification, reads, queues map[string]bool, agent bool, watch map[string]int64, synced bool) bool {
+func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notification, resyncs []string, reads, queues map[string]bool, agent bool, watch map[string]int64, synced bool) bool {
 	for id, seq := range watch {
 		if _, known := ss.convs[id]; known {
 			continue
@@ -692,6 +716,12 @@ func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notif
 	}
 	for id, n := range pending {
 		if !ss.conversation(ctx, id, &n, 0, false, reads[id]) {
+			return false
+		}
+		delete(reads, id)
+	}
+	for _, id := range resyncs {
+		if _, still := ss.convs[id]; still && !ss.conversation(ctx, id, nil, 0, false, true) {
 			return false
 		}
 		delete(reads, id)
