@@ -270,9 +270,7 @@ func (e *Engine) run(ctx context.Context, done chan struct{}) {
 // when full) and routes.
 func (e *Engine) tick(ctx context.Context, full bool) error {
 	if full {
-		e.dirtyMu.Lock()
-		e.resync = true
-		e.dirtyMu.Unlock()
+		e.markResync()
 	}
 	_, err := e.ExpireOffers(ctx)
 	return err
