@@ -26,6 +26,8 @@
 // RunCrash (crash.go) kills a writing child process with SIGKILL and checks
 // that every acknowledged write survived. RunCrash re-executes the test
 // binary, so the backend also needs a TestCrashHelper calling CrashChild.
+// RunEngines is built on Cluster, which the engine's own randomized tests
+// also drive on the memory store, so one checker states the invariants.
 //
 // # Concurrency
 //
