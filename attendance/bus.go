@@ -1,7 +1,9 @@
 package attendance
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -37,8 +39,36 @@ type Notification struct {
 	// AgentIDs are the agents concerned: the previous and the new owner, or
 	// the agent whose presence changed.
 	AgentIDs []string `json:"agent_ids,omitempty"`
+	// Reads says that a participant's read mark moved. A conversation
+	// notification with neither State nor Reads announces new messages
+	// only, up to Seq.
+	Reads bool `json:"reads,omitempty"`
 	// Origin is the ID of the engine that made the change.
 	Origin string `json:"origin,omitempty"`
+}
+
+// Coalesce returns one notification standing for older followed by newer,
+// both about the same conversation, queue or agent: the newest sequence
+// number and state, every agent concerned, and Reads when either had it.
+// Subscriptions use it to keep one pending notification per subject.
+func Coalesce(older, newer Notification) Notification {
+	out := newer
+	// Notifications from several nodes may arrive out of order: the one
+	// with the higher sequence number tells the newer state.
+	low, high := older, newer
+	if older.Seq > newer.Seq {
+		low, high = newer, older
+	}
+	out.Seq = high.Seq
+	out.State = cmp.Or(high.State, low.State)
+	out.QueueID = cmp.Or(high.QueueID, low.QueueID)
+	out.Reads = older.Reads || newer.Reads
+	for _, a := range older.AgentIDs {
+		if !slices.Contains(out.AgentIDs, a) {
+			out.AgentIDs = append(slices.Clip(out.AgentIDs), a)
+		}
+	}
+	return out
 }
 
 // Bus carries notifications between engines. The default is in-process

@@ -267,7 +267,7 @@ func (e *Engine) MarkRead(ctx context.Context, p Principal, conversationID strin
 	if err != nil {
 		return ReadMark{}, err
 	}
-	e.publish(ctx, Notification{Kind: NotifyConversation, ConversationID: c.ID, BeneficiaryID: c.BeneficiaryID, QueueID: c.QueueID, Seq: c.LastSeq, AgentIDs: nonEmpty(c.AgentID)})
+	e.publish(ctx, Notification{Kind: NotifyConversation, ConversationID: c.ID, BeneficiaryID: c.BeneficiaryID, QueueID: c.QueueID, Seq: c.LastSeq, AgentIDs: nonEmpty(c.AgentID), Reads: true})
 	return m, nil
 }
 

@@ -120,9 +120,7 @@ func (s *Subscription) deliver(n Notification) {
 		key.id = strings.Join(n.AgentIDs, ",")
 	}
 	if old, ok := s.pending[key]; ok {
-		if n.Seq < old.Seq {
-			n = old
-		}
+		n = Coalesce(old, n)
 	} else {
 		s.order = append(s.order, key)
 	}

@@ -425,7 +425,25 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 	}
 }
 
-// streaming reports whether ss streams convID, and the other sessions that do.
+// relay brings the sessions of this node that stream convID up to date
+// with its new message seq on the calling goroutine (Session.catchUp), the
+// sender's own session included (its cursor moves past the message its
+// send result carried). Sessions on other nodes, and busy ones here, hear
+// of it from the message's doorbell.
+func (s *Server) relay(convID string, seq int64) {
+	var buf [4]*Session
+	s.mu.RLock()
+	ctx, peers := s.runCtx, buf[:0]
+	for ss := range s.byConv[convID] {
+		peers = append(peers, ss)
+	}
+	s.mu.RUnlock()
+	for _, ss := range peers {
+		ss.catchUp(ctx, convID, seq)
+	}
+}
+
+// peers returns the sessions that stream convID.
 func (s *Server) peers(convID string) []*Session {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

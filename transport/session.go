@@ -85,6 +85,11 @@ type Session struct {
 	// message, so the worker does not send it again as an event (see
 	// docs/protocol.md, "send"). Ascending; at most maxOwn per conversation.
 	own map[string][]int64
+	// upTo holds, per conversation streamed, the sequence number up to
+	// which the client has been sent everything (the worker side's cursor,
+	// published): a doorbell announcing only messages at or below it is
+	// dropped on arrival.
+	upTo map[string]int64
 
 	// Worker side: used only by the worker running the session (one at a
 	// time, see scheduled).
@@ -116,6 +121,7 @@ func newSession(srv *Server, p attendance.Principal, conn Conn, id string) *Sess
 		watch:   make(map[string]int64),
 		convs:   make(map[string]*convState),
 		queued:  make(map[string]string),
+		upTo:    make(map[string]int64),
 	}
 }
 
@@ -368,7 +374,10 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 		}
 		// Only once the result (which carries the message) is queued: an
 		// event after it may then skip the message, never one before it.
-		*after = func() { ss.markOwn(m.ConversationID, m.Seq) }
+		*after = func() {
+			ss.markOwn(m.ConversationID, m.Seq)
+			ss.srv.relay(m.ConversationID, m.Seq)
+		}
 		return m, nil
 	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
 		a, err := decode[ConversationParams](f)
@@ -600,13 +609,16 @@ func (ss *Session) typing(ctx context.Context, a TypingParams) error {
 
 func (ss *Session) notifyConversation(n attendance.Notification) {
 	ss.mu.Lock()
-	if ss.closed {
+	if ss.closed || n.State == "" && !n.Reads && n.Seq <= ss.upTo[n.ConversationID] {
+		// Messages only, and the client has them already (most often
+		// sent by relay before the doorbell came round).
 		ss.mu.Unlock()
 		return
 	}
-	if old, ok := ss.pending[n.ConversationID]; !ok || n.Seq >= old.Seq {
-		ss.pending[n.ConversationID] = n
+	if old, ok := ss.pending[n.ConversationID]; ok {
+		n = attendance.Coalesce(old, n)
 	}
+	ss.pending[n.ConversationID] = n
 	ss.mu.Unlock()
 	ss.schedule()
 }
@@ -689,8 +701,12 @@ func (ss *Session) run(ctx context.Context) {
 		agent = true
 	}
 
-	ok := ss.pass(ctx, pending, resyncs, reads, queues, agent, watch, synced)
+	ss.release(ss.pass(ctx, pending, resyncs, reads, queues, agent, watch, synced))
+}
 
+// release ends a pass over the session (see run and catchUp): the session
+// goes back on the run queue when more work came meanwhile.
+func (ss *Session) release(ok bool) {
 	ss.mu.Lock()
 	again := ok && !ss.closed && ss.hasWork()
 	ss.scheduled = again
@@ -698,6 +714,30 @@ func (ss *Session) run(ctx context.Context) {
 	if again {
 		ss.srv.runq.push(ss)
 	}
+}
+
+// catchUp brings the client up to date on conversation id, which has a new
+// message seq, on the calling goroutine, when the session has no other
+// work and no worker holds it: the sender of a message runs it for every
+// session of this node streaming the conversation (Server.relay), so that
+// the message reaches them without waiting for the dispatcher and a worker.
+// It does exactly what a worker does for the message's doorbell, and that
+// doorbell, when it arrives, is dropped (see upTo). When the session is
+// busy it does nothing: the doorbell takes the usual way.
+func (ss *Session) catchUp(ctx context.Context, id string, seq int64) {
+	ss.mu.Lock()
+	if ss.closed || !ss.ready || ss.scheduled || ss.hasWork() {
+		ss.mu.Unlock()
+		return
+	}
+	ss.scheduled = true // the worker side is this goroutine's until release
+	ss.mu.Unlock()
+	ok := true
+	if cs := ss.convs[id]; cs != nil && cs.seq < seq {
+		n := attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: id, Seq: seq}
+		ok = ss.conversation(ctx, id, &n, 0, false, false)
+	}
+	ss.release(ok)
 }
 
 func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notification, resyncs []string, reads, queues map[string]bool, agent bool, watch map[string]int64, synced bool) bool {
@@ -828,11 +868,14 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			return false
 		}
 	}
-	if isNew || reads || (!fetch && !ownOnly) {
+	if isNew || reads || (n != nil && n.Reads) || (!fetch && !ownOnly) {
 		if !ss.readMarks(ctx, id, cs) {
 			return false
 		}
 	}
+	ss.mu.Lock()
+	ss.upTo[id] = cs.seq
+	ss.mu.Unlock()
 	return true
 }
 
@@ -901,6 +944,7 @@ func (ss *Session) drop(id string, cs *convState, n *attendance.Notification, is
 	delete(ss.convs, id)
 	ss.mu.Lock()
 	delete(ss.own, id)
+	delete(ss.upTo, id)
 	ss.mu.Unlock()
 	ss.srv.indexConversation(ss, id, false)
 	if cs.queueID != "" {

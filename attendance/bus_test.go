@@ -1,0 +1,54 @@
+package attendance_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mosiachat/mosiachat/attendance"
+)
+
+func TestCoalesce(t *testing.T) {
+	t.Parallel()
+	conv := func(seq int64, state attendance.State, reads bool, agents ...string) attendance.Notification {
+		return attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: "c", Seq: seq, State: state, Reads: reads, AgentIDs: agents}
+	}
+	for _, tc := range []struct {
+		name         string
+		older, newer attendance.Notification
+		want         attendance.Notification
+	}{
+		{"a message after a state change keeps the state", conv(3, attendance.StateActive, false, "ana"), conv(4, "", false, "ana"), conv(4, attendance.StateActive, false, "ana")},
+		{"a read mark merged into a newer message is kept", conv(4, "", true, "ana"), conv(5, "", false, "ana"), conv(5, "", true, "ana")},
+		{"an older notification arriving late does not roll back", conv(6, attendance.StateQueued, false), conv(5, attendance.StateActive, false, "ana"), conv(6, attendance.StateQueued, false, "ana")},
+		{"every agent concerned stays", conv(2, attendance.StateOffered, false, "ana"), conv(3, attendance.StateQueued, false, "bia"), conv(3, attendance.StateQueued, false, "bia", "ana")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, attendance.Coalesce(tc.older, tc.newer))
+		})
+	}
+}
+
+// Read marks are announced as such, and survive coalescing with a newer
+// message in a subscription.
+func TestMarkReadNotificationSurvivesCoalescing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.agent("ana", 1, 2)
+	c := f.open("maria", "duvida")
+	sub, err := f.engine.Subscribe(f.ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
+	require.NoError(t, err)
+	defer sub.Close()
+	m, err := f.engine.Send(f.ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "oi"})
+	require.NoError(t, err)
+	_, err = f.engine.MarkRead(f.ctx, agentP("ana"), c.ID, m.Seq)
+	require.NoError(t, err)
+	_, err = f.engine.Send(f.ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "tudo bem?"})
+	require.NoError(t, err)
+
+	ns, err := sub.Next(f.ctx)
+	require.NoError(t, err)
+	require.Len(t, ns, 1, "three changes to one conversation, one pending notification: %+v", ns)
+	require.True(t, ns[0].Reads, "the read mark is not lost in the merge: %+v", ns[0])
+	require.Equal(t, m.Seq+1, ns[0].Seq)
+}
