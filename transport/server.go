@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -425,21 +426,28 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 	}
 }
 
-// relay brings the sessions of this node that stream convID up to date
-// with its new message seq on the calling goroutine (Session.catchUp), the
-// sender's own session included (its cursor moves past the message its
-// send result carried). Sessions on other nodes, and busy ones here, hear
-// of it from the message's doorbell.
-func (s *Server) relay(convID string, seq int64) {
+// relay brings the sessions of this node that stream m's conversation up
+// to date with m, a new message whose encoding is data, on the calling
+// goroutine (Session.catchUp), the sender's own session included (its
+// cursor moves past the message its send result carried). Sessions on
+// other nodes, and busy ones here, hear of it from the message's doorbell.
+func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 	var buf [4]*Session
 	s.mu.RLock()
 	ctx, peers := s.runCtx, buf[:0]
-	for ss := range s.byConv[convID] {
+	for ss := range s.byConv[m.ConversationID] {
 		peers = append(peers, ss)
 	}
 	s.mu.RUnlock()
+	var event []byte // encoded once, for the first session that needs it
+	encoded := func() []byte {
+		if event == nil {
+			event = encodeFrame(ServerFrame{Type: EventMessage, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
+		}
+		return event
+	}
 	for _, ss := range peers {
-		ss.catchUp(ctx, convID, seq)
+		ss.catchUp(ctx, m, encoded)
 	}
 }
 

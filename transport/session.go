@@ -300,8 +300,8 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
 	} else {
 		reply = ServerFrame{Type: FrameResult, ID: f.ID}
-		if m, ok := result.(attendance.Message); ok {
-			reply.Data = marshalMessage(&m)
+		if raw, ok := result.(json.RawMessage); ok {
+			reply.Data = raw // encoded already (a send's message)
 		} else {
 			reply.Data = rawJSON(result)
 		}
@@ -372,13 +372,14 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 		if err != nil {
 			return nil, err
 		}
+		data := marshalMessage(&m)
 		// Only once the result (which carries the message) is queued: an
 		// event after it may then skip the message, never one before it.
 		*after = func() {
 			ss.markOwn(m.ConversationID, m.Seq)
-			ss.srv.relay(m.ConversationID, m.Seq)
+			ss.srv.relay(&m, data)
 		}
-		return m, nil
+		return data, nil
 	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
 		a, err := decode[ConversationParams](f)
 		if err != nil {
@@ -716,15 +717,20 @@ func (ss *Session) release(ok bool) {
 	}
 }
 
-// catchUp brings the client up to date on conversation id, which has a new
-// message seq, on the calling goroutine, when the session has no other
-// work and no worker holds it: the sender of a message runs it for every
-// session of this node streaming the conversation (Server.relay), so that
-// the message reaches them without waiting for the dispatcher and a worker.
-// It does exactly what a worker does for the message's doorbell, and that
-// doorbell, when it arrives, is dropped (see upTo). When the session is
-// busy it does nothing: the doorbell takes the usual way.
-func (ss *Session) catchUp(ctx context.Context, id string, seq int64) {
+// catchUp brings the client up to date on the conversation of m, a new
+// message, on the calling goroutine, when the session has no other work and
+// no worker holds it: the sender of a message runs it for every session of
+// this node streaming the conversation (Server.relay), so that the message
+// reaches them without waiting for the dispatcher and a worker. It does
+// what a worker does for the message's doorbell, and that doorbell, when it
+// arrives, is dropped (see upTo). When the session is busy it does
+// nothing: the doorbell takes the usual way.
+//
+// event is m's message event, encoded; it is sent as is when m is the
+// next message the client lacks and reads the same for every reader (no
+// internal note to hide), once the session's principal is checked to
+// still read the conversation.
+func (ss *Session) catchUp(ctx context.Context, m *attendance.Message, event func() []byte) {
 	ss.mu.Lock()
 	if ss.closed || !ss.ready || ss.scheduled || ss.hasWork() {
 		ss.mu.Unlock()
@@ -732,12 +738,46 @@ func (ss *Session) catchUp(ctx context.Context, id string, seq int64) {
 	}
 	ss.scheduled = true // the worker side is this goroutine's until release
 	ss.mu.Unlock()
-	ok := true
-	if cs := ss.convs[id]; cs != nil && cs.seq < seq {
-		n := attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: id, Seq: seq}
-		ok = ss.conversation(ctx, id, &n, 0, false, false)
+	ss.release(ss.catchUpOn(ctx, m, event))
+}
+
+func (ss *Session) catchUpOn(ctx context.Context, m *attendance.Message, event func() []byte) bool {
+	id := m.ConversationID
+	cs := ss.convs[id]
+	if cs == nil {
+		return true
 	}
-	ss.release(ok)
+	if cs.seq == m.Seq-1 && m.Event == nil {
+		ss.skipOwn(id, cs) // the sender's own session: its result carried m
+		if cs.seq == m.Seq {
+			return ss.published(id, cs)
+		}
+		switch _, err := ss.srv.eng.AuthorizeView(ctx, ss.p, id); {
+		case err == nil:
+			if !ss.deliver(event(), false) {
+				return false
+			}
+			cs.seq = m.Seq
+			return ss.published(id, cs)
+		case !gone(err):
+			return ss.engineFailed(err)
+		}
+		// No longer theirs: the general path below drops it.
+	}
+	if cs.seq >= m.Seq {
+		return true
+	}
+	n := attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: id, Seq: m.Seq}
+	return ss.conversation(ctx, id, &n, 0, false, false)
+}
+
+// published makes the cursor of conversation id the one doorbells are
+// checked against (upTo).
+func (ss *Session) published(id string, cs *convState) bool {
+	ss.mu.Lock()
+	ss.upTo[id] = cs.seq
+	ss.mu.Unlock()
+	return true
 }
 
 func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notification, resyncs []string, reads, queues map[string]bool, agent bool, watch map[string]int64, synced bool) bool {
@@ -873,10 +913,7 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			return false
 		}
 	}
-	ss.mu.Lock()
-	ss.upTo[id] = cs.seq
-	ss.mu.Unlock()
-	return true
+	return ss.published(id, cs)
 }
 
 // maxOwn caps the seqs remembered per conversation in Session.own; when it
