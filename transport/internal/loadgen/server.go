@@ -37,6 +37,8 @@ func serve(args []string) error {
 	mux.HandleFunc("/mem", memHandler)
 	mux.HandleFunc("/cpu", cpuHandler)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/pprof/allocs", pprof.Handler("allocs"))
 	switch *impl {
 	case "bare":
 		mux.Handle("/ws", newBareRelay())
