@@ -13,17 +13,17 @@ import "unicode/utf8"
 // both agree wherever fastSend accepts.
 func fastSend(b []byte) (id string, p SendParams, ok bool) {
 	d := fastDec{b: b}
-	var typ string
+	var typ []byte
 	var haveType, haveID, haveData bool
-	if !d.object(func(key string) bool {
+	if !d.object(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "type":
 			if haveType {
 				return false
 			}
 			haveType = true
-			typ, ok = d.str()
+			typ, ok = d.strBytes()
 		case "id":
 			if haveID {
 				return false
@@ -42,7 +42,7 @@ func fastSend(b []byte) (id string, p SendParams, ok bool) {
 		return "", SendParams{}, false
 	}
 	d.ws()
-	if d.i != len(d.b) || !haveType || typ != CmdSend || !haveData || id == "" || len(id) > MaxRequestIDBytes {
+	if d.i != len(d.b) || !haveType || string(typ) != CmdSend || !haveData || id == "" || len(id) > MaxRequestIDBytes {
 		return "", SendParams{}, false
 	}
 	return id, p, true
@@ -75,13 +75,13 @@ func (d *fastDec) next(c byte) bool {
 
 // object reads {"key": value, ...}, letting field read each value; an
 // empty object is refused (no command is empty).
-func (d *fastDec) object(field func(key string) bool) bool {
+func (d *fastDec) object(field func(key []byte) bool) bool {
 	if !d.next('{') {
 		return false
 	}
 	for {
 		d.ws()
-		key, ok := d.str()
+		key, ok := d.strBytes()
 		if !ok || !d.next(':') {
 			return false
 		}
@@ -101,8 +101,14 @@ func (d *fastDec) object(field func(key string) bool) bool {
 // str reads a string with no escape and no control character, valid
 // UTF-8 (exactly the strings encoding/json decodes to their own bytes).
 func (d *fastDec) str() (string, bool) {
+	b, ok := d.strBytes()
+	return string(b), ok
+}
+
+// strBytes is str without the copy: the bytes stay in the frame.
+func (d *fastDec) strBytes() ([]byte, bool) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
-		return "", false
+		return nil, false
 	}
 	start := d.i + 1
 	ascii := true
@@ -111,24 +117,24 @@ func (d *fastDec) str() (string, bool) {
 		case c == '"':
 			s := d.b[start:j]
 			if !ascii && !utf8.Valid(s) {
-				return "", false
+				return nil, false
 			}
 			d.i = j + 1
-			return string(s), true
+			return s, true
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		case c >= 0x80:
 			ascii = false
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 func (d *fastDec) sendParams(p *SendParams) bool {
 	var haveConv, haveBody, haveKey bool
-	return d.object(func(key string) bool {
+	return d.object(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "conversation_id":
 			if haveConv {
 				return false

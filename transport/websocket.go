@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,10 +61,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(runCtx)
 	defer cancel()
 	for {
-		// No deadline on the read (a context that cannot end costs coder/
-		// websocket no timer per frame): Stop and every close path close
-		// the socket, which ends the read.
-		typ, data, err := c.Read(context.Background())
+		typ, data, buf, err := readFrame(c)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				srv.log.Info("transport: frame above the limit; connection closed", "session", ss.ID())
@@ -91,9 +89,39 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ss.Handle(ctx, data)
 		}
 		wc.flush()
+		putReadBuffer(buf) // Handle keeps nothing of data
 		if ss.isClosed() {
 			return
 		}
+	}
+}
+
+// readBuffers hold client frames while they are handled; an idle connection
+// holds none.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFrame reads one client frame into a pooled buffer, which the caller
+// returns with putReadBuffer once done with data.
+func readFrame(c *websocket.Conn) (websocket.MessageType, []byte, *bytes.Buffer, error) {
+	// No deadline on the read (a context that cannot end costs coder/
+	// websocket no timer per frame): Stop and every close path close the
+	// socket, which ends the read.
+	typ, r, err := c.Reader(context.Background())
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	buf := readBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		putReadBuffer(buf)
+		return 0, nil, nil, err
+	}
+	return typ, buf.Bytes(), buf, nil
+}
+
+func putReadBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 16<<10 { // a rare big frame does not stay in the pool
+		readBuffers.Put(buf)
 	}
 }
 

@@ -106,24 +106,26 @@ func Transition(prefix string, p *attendance.TransitionParams) error {
 // Append validates the params of AppendMessage.
 func Append(prefix string, p *attendance.AppendMessageParams) error {
 	m := &p.Message
-	what := fmt.Sprintf("append message to conversation %q", m.ConversationID)
+	invalid := func(format string, args ...any) error { // formats only on error: Append runs per message
+		return Invalid(prefix, fmt.Sprintf("append message to conversation %q", m.ConversationID), format, args...)
+	}
 	switch {
 	case m.ConversationID == "":
-		return Invalid(prefix, what, "empty ConversationID")
+		return invalid("empty ConversationID")
 	case m.ID == "":
-		return Invalid(prefix, what, "empty message ID")
+		return invalid("empty message ID")
 	case m.Kind != attendance.KindText && m.Kind != attendance.KindAttachment && m.Kind != attendance.KindSystem:
-		return Invalid(prefix, what, "unknown Kind %q", m.Kind)
+		return invalid("unknown Kind %q", m.Kind)
 	case m.Sender.Role == "" || m.Sender.ID == "":
-		return Invalid(prefix, what, "empty Sender")
+		return invalid("empty Sender")
 	case m.CreatedAt.IsZero():
-		return Invalid(prefix, what, "zero CreatedAt")
+		return invalid("zero CreatedAt")
 	case len(p.States) == 0:
-		return Invalid(prefix, what, "empty States")
+		return invalid("empty States")
 	}
 	for _, st := range p.States {
 		if !st.Valid() {
-			return Invalid(prefix, what, "unknown state %q", st)
+			return invalid("unknown state %q", st)
 		}
 	}
 	return nil
