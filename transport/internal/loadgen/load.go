@@ -136,6 +136,11 @@ func setupMosia(ctx context.Context, addr string, n int) ([]*pair, error) {
 		}()
 	}
 	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, fmt.Errorf("agents: %w", err)
+	default:
+	}
 	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
