@@ -330,7 +330,9 @@ func (e *ProtocolError) Error() string { return "transport: " + string(e.Code) +
 // (rawJSON), so it is appended as is instead of being validated and
 // compacted again, which json.Marshal would do for a RawMessage.
 func encodeFrame(f ServerFrame) []byte {
-	b := make([]byte, 0, 64+len(f.Data))
+	// The keys and punctuation take under 64 bytes; growing the slice
+	// would copy the frame and double its size.
+	b := make([]byte, 0, 64+len(f.Type)+len(f.ID)+len(f.ConversationID)+20+len(f.Data))
 	b = append(b, `{"type":`...)
 	b = appendString(b, f.Type)
 	if f.ID != "" {

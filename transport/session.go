@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -1080,37 +1081,48 @@ func (ss *Session) readMarks(ctx context.Context, id string, cs *convState) bool
 	return true
 }
 
-// replyCache remembers the last replies by request ID (oldest evicted).
-// Its storage is allocated on first use, so idle connections pay nothing.
+// replyCache remembers the last replies by request ID, oldest evicted. It
+// is a ring searched by a hash of the ID: a lookup reads one small array,
+// and remembering a reply allocates nothing once the ring is full. Its
+// storage is allocated on first use, so idle connections pay nothing.
 type replyCache struct {
-	size int
-	ids  []string
-	next int
-	m    map[string][]byte
+	size    int
+	next    int
+	hashes  []uint64
+	entries []replyEntry
 }
+
+type replyEntry struct {
+	id    string
+	reply []byte
+}
+
+var replySeed = maphash.MakeSeed()
 
 func newReplyCache(n int) replyCache {
 	return replyCache{size: n}
 }
 
 func (c *replyCache) get(id string) ([]byte, bool) {
-	b, ok := c.m[id]
-	return b, ok
+	h := maphash.String(replySeed, id)
+	for i, x := range c.hashes {
+		if x == h && c.entries[i].id == id {
+			return c.entries[i].reply, true
+		}
+	}
+	return nil, false
 }
 
 func (c *replyCache) put(id string, b []byte) {
-	if c.m == nil {
-		c.m = make(map[string][]byte)
-	}
-	if len(c.ids) < c.size {
-		c.ids = append(c.ids, id)
-		c.m[id] = b
+	h := maphash.String(replySeed, id)
+	if len(c.hashes) < c.size {
+		c.hashes = append(c.hashes, h)
+		c.entries = append(c.entries, replyEntry{id, b})
 		return
 	}
-	delete(c.m, c.ids[c.next])
-	c.ids[c.next] = id
-	c.m[id] = b
-	c.next = (c.next + 1) % len(c.ids)
+	c.hashes[c.next] = h
+	c.entries[c.next] = replyEntry{id, b}
+	c.next = (c.next + 1) % c.size
 }
 
 // tokenBucket is a small rate limiter; not safe for concurrent use.
