@@ -18,6 +18,13 @@
 // a client that reconnects names the last sequence it saw per conversation
 // and gets everything after it, in order, once.
 //
+// A message sent through a session takes a shorter way to the sessions of
+// the same Server that stream its conversation: the sender's goroutine
+// does for each of them what a worker would do for the message's doorbell,
+// when no worker holds that session, and the doorbell is then dropped on
+// arrival. Busy sessions, and sessions on other nodes, still get it from
+// the doorbell, so the order and the resume rules do not change.
+//
 // # Other wires
 //
 // Session and Conn are the seam between the protocol and a wire. The

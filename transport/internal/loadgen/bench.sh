@@ -2,6 +2,7 @@
 # Runs the transport benchmarks of docs/benchmarks-transport.md: server on
 # core 0 (GOMAXPROCS=1), load generator on core 1. Every run is bounded.
 # Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|idle|storm|all
+# sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated.
 set -eu
 BIN=${BIN:-/tmp/loadgen}
 go build -o "$BIN" ./transport/internal/loadgen
@@ -27,11 +28,18 @@ if [ "$what" = fixed ] || [ "$what" = all ]; then
 	done
 fi
 if [ "$what" = sweep ] || [ "$what" = all ]; then
+	# A fresh server for every rate: the memory store keeps every message in
+	# the server's heap, so one server across the rates would make each rate
+	# pay for the messages (and the longer collections) of the ones before.
+	RATES=${RATES:-8000,12000,16000,20000,24000,28000,32000}
 	for i in $(seq ${REPS:-3}); do
 		for impl in bare mosia; do
-			server $impl 1000
-			load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate ${RATES:-4000,8000,12000,16000,20000,25000,30000} -duration 5s
-			stop
+			if [ $impl = bare ]; then rates=${BARE_RATES:-$RATES}; else rates=${MOSIA_RATES:-$RATES}; fi
+			for rate in $(echo "$rates" | tr , ' '); do
+				server $impl 1000
+				load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration 5s
+				stop
+			done
 		done
 	done
 fi
