@@ -148,3 +148,41 @@ func TestReadMarkFromAnotherNodeReachesClient(t *testing.T) {
 		return ok && ev.Seq == m.Seq && string(ev.Data) != "" && strings.Contains(string(ev.Data), `"sue"`)
 	})
 }
+
+// A message sent after its conversation moved to another agent never
+// reaches the former owner, even when the move happened on another node
+// whose doorbell never came: the former owner's session is still indexed
+// for the chat when the message is relayed.
+func TestRelayDoesNotReachFormerOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile, "bia": profile}})
+	ctx := ctxT(t)
+	ana, bia, ben := e.dial("agent", "ana"), e.dial("agent", "bia"), e.dial("beneficiary", "b1")
+	anaEv := record(ana)
+	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+	conv := startChat(t, ctx, ben, ana, anaEv, "billing")
+	_, err = bia.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+
+	// Another node moves the chat to bia; its doorbell never reaches this
+	// node (its bus is its own), so ana's session still streams the chat.
+	other, err := attendance.New(e.eng.Store(), &attendance.Config{
+		Bus:             attendance.NewLocalBus(),
+		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}, {ID: "q2", Name: "Health"}},
+		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}, {ID: "exams", Name: "Exams", QueueID: "q2", Priority: 1}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
+	})
+	require.NoError(t, err)
+	moved, err := other.Transfer(ctx, attendance.AgentPrincipal("ana"), attendance.TransferParams{ConversationID: conv, AgentID: "bia"})
+	require.NoError(t, err)
+
+	_, err = ben.SendText(ctx, conv, "after the move")
+	require.NoError(t, err)
+	anaEv.wait(t, "the chat removed from ana", func(r *recorder) bool { return r.has(transport.EventRemoved, conv) })
+	anaEv.mu.Lock()
+	defer anaEv.mu.Unlock()
+	for _, m := range anaEv.msgs[conv] {
+		require.LessOrEqual(t, m.Seq, moved.LastSeq, "ana got message %d (%q), sent after the chat left her at %d", m.Seq, m.Body, moved.LastSeq)
+	}
+}

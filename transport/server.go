@@ -324,19 +324,24 @@ func (s *Server) dispatch(ctx context.Context) {
 func (s *Server) route(n attendance.Notification) {
 	switch n.Kind {
 	case attendance.NotifyConversation:
-		// A session may be in several of these sets; notifying it twice
-		// is harmless (the pending doorbell is merged), so no set of the
-		// sessions seen is built.
-		for ss := range s.byBenef[n.BeneficiaryID] {
+		// The sessions streaming the conversation, then the principals'
+		// other sessions (each session once: notifying it twice would
+		// only cost a second look).
+		streaming := s.byConv[n.ConversationID]
+		for ss := range streaming {
 			ss.notifyConversation(n)
 		}
-		for _, a := range n.AgentIDs {
-			for ss := range s.byAgent[a] {
+		for ss := range s.byBenef[n.BeneficiaryID] {
+			if _, done := streaming[ss]; !done {
 				ss.notifyConversation(n)
 			}
 		}
-		for ss := range s.byConv[n.ConversationID] {
-			ss.notifyConversation(n)
+		for _, a := range n.AgentIDs {
+			for ss := range s.byAgent[a] {
+				if _, done := streaming[ss]; !done {
+					ss.notifyConversation(n)
+				}
+			}
 		}
 	case attendance.NotifyQueue:
 		for ss := range s.byQueue[n.QueueID] {
