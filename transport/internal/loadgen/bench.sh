@@ -13,7 +13,13 @@ server() { # impl pairs
 	PORT=$((PORT + 1))
 	taskset -c 0 env GOMAXPROCS=1 "$BIN" serve -impl "$1" -addr 127.0.0.1:$PORT -pairs "$2" -life 10m >/dev/null 2>&1 &
 	SPID=$!
-	sleep 1
+	# Wait until it answers (at most 10 s) rather than for a fixed time.
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$PORT/cpu" && return 0
+		sleep 0.1
+	done
+	echo "bench.sh: server on port $PORT did not start" >&2
+	exit 1
 }
 stop() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
 load() { taskset -c 1 timeout 600 "$BIN" "$@"; }
