@@ -9,15 +9,25 @@ import (
 )
 
 // marshalMessage encodes a message exactly as encoding/json does (the test
-// compares the two byte for byte), without reflection for the common case:
-// a text message whose strings need no escaping beyond what is written
-// here. Anything else (attachments, system events, odd times) goes through
-// encoding/json.
+// compares the two byte for byte); see appendMessage.
 func marshalMessage(m *attendance.Message) json.RawMessage {
+	return appendMessage(make([]byte, 0, messageSize(m)), m)
+}
+
+// messageSize is about the length of m encoded (enough for a text
+// message, so appendMessage does not grow the slice).
+func messageSize(m *attendance.Message) int {
+	return 192 + len(m.Body) + len(m.ID) + len(m.ConversationID) + len(m.IdempotencyKey) + len(m.Sender.ID)
+}
+
+// appendMessage appends m as encoding/json writes it, without reflection
+// for the common case: a text message whose strings need no escaping
+// beyond what is written here. Anything else (attachments, system events,
+// odd times) goes through encoding/json.
+func appendMessage(b []byte, m *attendance.Message) []byte {
 	if m.Attachment != nil || m.Event != nil || !plainTime(m.CreatedAt) {
-		return rawJSON(m)
+		return append(b, rawJSON(m)...)
 	}
-	b := make([]byte, 0, 192+len(m.Body)+len(m.ID)+len(m.ConversationID)+len(m.IdempotencyKey))
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, m.ID)
 	b = append(b, `,"conversation_id":`...)

@@ -43,6 +43,11 @@ func TestMarshalMessageMatchesEncodingJSON(t *testing.T) {
 			continue // encoding/json refuses it (a year beyond 9999); so does rawJSON
 		}
 		require.Equal(t, string(want), string(marshalMessage(&m)), "message %+v", m)
+		// A frame carrying the message encodes it in place, byte for byte
+		// as a frame carrying its encoding as Data.
+		viaData := encodeFrame(ServerFrame{Type: EventMessage, ConversationID: "c", Seq: m.Seq, Data: want})
+		inPlace := encodeFrame(ServerFrame{Type: EventMessage, ConversationID: "c", Seq: m.Seq, msg: &m})
+		require.Equal(t, string(viaData), string(inPlace))
 	}
 }
 

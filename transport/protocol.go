@@ -95,6 +95,10 @@ type ServerFrame struct {
 	Seq            int64           `json:"seq,omitempty"`
 	Data           json.RawMessage `json:"data,omitempty"`
 	Error          *ErrorBody      `json:"error,omitempty"`
+
+	// msg, when set, is encoded as Data by encodeFrame, straight into the
+	// frame (a send result or a message event).
+	msg *attendance.Message
 }
 
 // ErrorBody is the payload of an error frame.
@@ -332,7 +336,11 @@ func (e *ProtocolError) Error() string { return "transport: " + string(e.Code) +
 func encodeFrame(f ServerFrame) []byte {
 	// The keys and punctuation take under 64 bytes; growing the slice
 	// would copy the frame and double its size.
-	b := make([]byte, 0, 64+len(f.Type)+len(f.ID)+len(f.ConversationID)+20+len(f.Data))
+	size := 64 + len(f.Type) + len(f.ID) + len(f.ConversationID) + 20 + len(f.Data)
+	if f.msg != nil {
+		size += messageSize(f.msg)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"type":`...)
 	b = appendString(b, f.Type)
 	if f.ID != "" {
@@ -347,7 +355,10 @@ func encodeFrame(f ServerFrame) []byte {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendInt(b, f.Seq, 10)
 	}
-	if len(f.Data) > 0 {
+	if f.msg != nil {
+		b = append(b, `,"data":`...)
+		b = appendMessage(b, f.msg)
+	} else if len(f.Data) > 0 {
 		b = append(b, `,"data":`...)
 		b = append(b, f.Data...)
 	}

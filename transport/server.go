@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -432,11 +431,11 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 }
 
 // relay brings the sessions of this node that stream m's conversation up
-// to date with m, a new message whose encoding is data, on the calling
+// to date with m, a new message, on the calling
 // goroutine (Session.catchUp), the sender's own session included (its
 // cursor moves past the message its send result carried). Sessions on
 // other nodes, and busy ones here, hear of it from the message's doorbell.
-func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
+func (s *Server) relay(m *attendance.Message) {
 	var buf [4]*Session
 	s.mu.RLock()
 	ctx, peers := s.runCtx, buf[:0]
@@ -447,7 +446,7 @@ func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 	var event []byte // encoded once, for the first session that needs it
 	encoded := func() []byte {
 		if event == nil {
-			event = encodeFrame(ServerFrame{Type: EventMessage, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
+			event = encodeFrame(ServerFrame{Type: EventMessage, ConversationID: m.ConversationID, Seq: m.Seq, msg: m})
 		}
 		return event
 	}

@@ -304,12 +304,12 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
 	} else {
 		reply = ServerFrame{Type: FrameResult, ID: f.ID}
-		if raw, ok := result.(json.RawMessage); ok {
-			reply.Data = raw // encoded already (a send's message)
+		if m, ok := result.(*attendance.Message); ok {
+			reply.msg = m // a send's message, encoded straight into the frame
 		} else {
 			reply.Data = rawJSON(result)
 		}
-		if reply.Data == nil {
+		if reply.Data == nil && reply.msg == nil {
 			reply.Data = json.RawMessage("{}")
 		}
 	}
@@ -376,14 +376,13 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 		if err != nil {
 			return nil, err
 		}
-		data := marshalMessage(&m)
 		// Only once the result (which carries the message) is queued: an
 		// event after it may then skip the message, never one before it.
 		*after = func() {
 			ss.markOwn(m.ConversationID, m.Seq)
-			ss.srv.relay(&m, data)
+			ss.srv.relay(&m)
 		}
-		return data, nil
+		return &m, nil
 	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
 		a, err := decode[ConversationParams](f)
 		if err != nil {
@@ -889,7 +888,7 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 					cs.seq = m.Seq // sent by this connection; its result carried it
 					continue
 				}
-				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, Data: marshalMessage(m)}, false) {
+				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, msg: m}, false) {
 					return false
 				}
 				cs.seq = m.Seq
