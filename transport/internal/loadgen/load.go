@@ -346,7 +346,7 @@ func relay(args []string) error {
 		recMu.Unlock()
 		received.Store(0)
 		phase.Store(start.UnixNano())
-		cpu0, own0 := cpuUS(*addr), selfCPUUS()
+		cpu0, own0 := serverStats(*addr), selfCPUUS()
 		end := start.Add(*dur)
 		var sent, late atomic.Int64
 		var wg sync.WaitGroup
@@ -387,7 +387,7 @@ func relay(args []string) error {
 		for received.Load() < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		cpu1, own1 := cpuUS(*addr), selfCPUUS()
+		cpu1, own1 := serverStats(*addr), selfCPUUS()
 		recMu.Lock()
 		l := slices.Clone(lats)
 		recMu.Unlock()
@@ -398,16 +398,17 @@ func relay(args []string) error {
 			}
 			return time.Duration(l[min(len(l)-1, int(p*float64(len(l))))])
 		}
-		cpuPerMsg, loadPerMsg := 0.0, 0.0
+		var cpuPerMsg, allocPerMsg, loadPerMsg float64
 		if n := float64(received.Load()); n > 0 {
-			if cpu0 >= 0 && cpu1 >= 0 {
-				cpuPerMsg = float64(cpu1-cpu0) / n
+			if cpu0.ok && cpu1.ok {
+				cpuPerMsg = float64(cpu1.cpuUS-cpu0.cpuUS) / n
+				allocPerMsg = float64(cpu1.alloc-cpu0.alloc) / n
 			}
 			loadPerMsg = float64(own1-own0) / n
 		}
-		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d server_cpu_per_msg=%.1fus load_cpu_per_msg=%.1fus\n",
+		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d server_cpu_per_msg=%.1fus server_alloc_per_msg=%.0fB server_gcs=%d load_cpu_per_msg=%.1fus\n",
 			*impl, len(pairs), rate, sent.Load(), received.Load(), float64(received.Load())/dur.Seconds(),
-			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load(), cpuPerMsg, loadPerMsg)
+			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load(), cpuPerMsg, allocPerMsg, cpu1.gcs-cpu0.gcs, loadPerMsg)
 	}
 	for _, p := range pairs {
 		p.agent.CloseNow()
@@ -425,18 +426,26 @@ func selfCPUUS() int64 {
 	return ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
 }
 
-// cpuUS reads the server's CPU time in microseconds (-1 if unavailable).
-func cpuUS(addr string) int64 {
+// stats is what the server's /cpu reports.
+type stats struct {
+	ok                bool
+	cpuUS, alloc, gcs int64
+}
+
+// serverStats reads the server's CPU time in microseconds, bytes allocated
+// and garbage collections so far (ok is false if unavailable).
+func serverStats(addr string) stats {
 	resp, err := http.Get("http://" + addr + "/cpu")
 	if err != nil {
-		return -1
+		return stats{}
 	}
 	defer resp.Body.Close()
-	var us int64
-	if _, err := fmt.Fscan(resp.Body, &us); err != nil {
-		return -1
+	var st stats
+	if _, err := fmt.Fscan(resp.Body, &st.cpuUS, &st.alloc, &st.gcs); err != nil {
+		return stats{}
 	}
-	return us
+	st.ok = true
+	return st
 }
 
 func drain(ctx context.Context, c *websocket.Conn) {

@@ -83,11 +83,15 @@ func memHandler(w http.ResponseWriter, _ *http.Request) {
 // microseconds, so the load generator can divide a phase's CPU by its
 // messages: a figure that contention on the machine moves far less than
 // latency.
+// cpuHandler reports the process's CPU time in microseconds, the bytes
+// allocated so far and the number of garbage collections, on one line.
 func cpuHandler(w http.ResponseWriter, _ *http.Request) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	us := ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
-	fmt.Fprintln(w, us)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintln(w, us, ms.TotalAlloc, ms.NumGC)
 }
 
 func rss() uint64 {
