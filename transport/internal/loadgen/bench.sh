@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the transport benchmarks of docs/benchmarks-transport.md: server on
 # core 0 (GOMAXPROCS=1), load generator on core 1. Every run is bounded.
-# Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|idle|storm|all
-# sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated.
+# Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|halves|idle|storm|all
+# sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated;
+# halves takes RATES (the bare relay's; mosia runs at half of each).
 set -eu
 BIN=${BIN:-/tmp/loadgen}
 go build -o "$BIN" ./transport/internal/loadgen
@@ -46,6 +47,22 @@ if [ "$what" = sweep ] || [ "$what" = all ]; then
 				load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration 5s
 				stop
 			done
+		done
+	done
+fi
+if [ "$what" = halves ] || [ "$what" = all ]; then
+	# The throughput target as a paired test: bare at R, then mosia at R/2,
+	# one after the other, so both see the same machine. Mosia holds half
+	# the bare relay's throughput when, at the highest R the bare relay
+	# holds (median p99 < 50 ms), mosia holds R/2.
+	for i in $(seq ${REPS:-5}); do
+		for rate in $(echo "${RATES:-20000,22000,24000,26000,28000}" | tr , ' '); do
+			server bare 1000
+			load relay -impl bare -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration 5s
+			stop
+			server mosia 1000
+			load relay -impl mosia -addr 127.0.0.1:$PORT -pairs 1000 -rate "$((rate / 2))" -duration 5s
+			stop
 		done
 	done
 fi
