@@ -346,7 +346,7 @@ func relay(args []string) error {
 		recMu.Unlock()
 		received.Store(0)
 		phase.Store(start.UnixNano())
-		cpu0, own0 := serverStats(*addr), selfCPUUS()
+		srv0, own0 := serverStats(*addr), selfCPUUS()
 		end := start.Add(*dur)
 		var sent, late atomic.Int64
 		var wg sync.WaitGroup
@@ -387,7 +387,7 @@ func relay(args []string) error {
 		for received.Load() < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		cpu1, own1 := serverStats(*addr), selfCPUUS()
+		srv1, own1 := serverStats(*addr), selfCPUUS()
 		recMu.Lock()
 		l := slices.Clone(lats)
 		recMu.Unlock()
@@ -400,15 +400,15 @@ func relay(args []string) error {
 		}
 		var cpuPerMsg, allocPerMsg, loadPerMsg float64
 		if n := float64(received.Load()); n > 0 {
-			if cpu0.ok && cpu1.ok {
-				cpuPerMsg = float64(cpu1.cpuUS-cpu0.cpuUS) / n
-				allocPerMsg = float64(cpu1.alloc-cpu0.alloc) / n
+			if srv0.ok && srv1.ok {
+				cpuPerMsg = float64(srv1.cpuUS-srv0.cpuUS) / n
+				allocPerMsg = float64(srv1.alloc-srv0.alloc) / n
 			}
 			loadPerMsg = float64(own1-own0) / n
 		}
 		fmt.Printf("impl=%s pairs=%d rate=%.0f sent=%d received=%d achieved=%.0f/s p50=%v p90=%v p99=%v max=%v late_sends=%d server_cpu_per_msg=%.1fus server_alloc_per_msg=%.0fB server_gcs=%d load_cpu_per_msg=%.1fus\n",
 			*impl, len(pairs), rate, sent.Load(), received.Load(), float64(received.Load())/dur.Seconds(),
-			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load(), cpuPerMsg, allocPerMsg, cpu1.gcs-cpu0.gcs, loadPerMsg)
+			q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond), late.Load(), cpuPerMsg, allocPerMsg, srv1.gcs-srv0.gcs, loadPerMsg)
 	}
 	for _, p := range pairs {
 		p.agent.CloseNow()
