@@ -90,6 +90,10 @@ type LocalBus struct {
 	mu       sync.RWMutex
 	next     int
 	handlers map[int]func(Notification)
+	// list is handlers as a slice, replaced (never changed in place) on
+	// every Subscribe and unsubscribe, so Publish calls it outside the
+	// lock without copying it.
+	list []func(Notification)
 }
 
 var _ Bus = (*LocalBus)(nil)
@@ -100,12 +104,9 @@ func NewLocalBus() *LocalBus { return &LocalBus{handlers: make(map[int]func(Noti
 // Publish calls every handler with n.
 func (b *LocalBus) Publish(_ context.Context, n Notification) error {
 	b.mu.RLock()
-	handlers := make([]func(Notification), 0, len(b.handlers))
-	for _, h := range b.handlers {
-		handlers = append(handlers, h)
-	}
+	list := b.list
 	b.mu.RUnlock()
-	for _, h := range handlers {
+	for _, h := range list {
 		h(n)
 	}
 	return nil
@@ -118,9 +119,20 @@ func (b *LocalBus) Subscribe(handler func(Notification)) (func(), error) {
 	id := b.next
 	b.next++
 	b.handlers[id] = handler
+	b.relist()
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		delete(b.handlers, id)
+		b.relist()
 	}, nil
+}
+
+// relist rebuilds list from handlers. Called with b.mu held.
+func (b *LocalBus) relist() {
+	list := make([]func(Notification), 0, len(b.handlers))
+	for _, h := range b.handlers {
+		list = append(list, h)
+	}
+	b.list = list
 }

@@ -52,3 +52,19 @@ func TestMarkReadNotificationSurvivesCoalescing(t *testing.T) {
 	require.True(t, ns[0].Reads, "the read mark is not lost in the merge: %+v", ns[0])
 	require.Equal(t, m.Seq+1, ns[0].Seq)
 }
+
+func TestLocalBusDeliversToCurrentSubscribers(t *testing.T) {
+	t.Parallel()
+	bus := attendance.NewLocalBus()
+	var a, b int
+	stopA, err := bus.Subscribe(func(attendance.Notification) { a++ })
+	require.NoError(t, err)
+	_, err = bus.Subscribe(func(attendance.Notification) { b++ })
+	require.NoError(t, err)
+	n := attendance.Notification{Kind: attendance.NotifyQueue, QueueID: "q"}
+	require.NoError(t, bus.Publish(t.Context(), n))
+	stopA()
+	require.NoError(t, bus.Publish(t.Context(), n))
+	require.Equal(t, 1, a, "an unsubscribed handler hears nothing more")
+	require.Equal(t, 2, b)
+}
