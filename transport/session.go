@@ -753,7 +753,9 @@ func (ss *Session) catchUpOn(ctx context.Context, m *attendance.Message, event f
 	}
 	if cs.seq == m.Seq-1 && m.Event == nil {
 		ss.skipOwn(id, cs) // the sender's own session: its result carried m
-		if cs.seq == m.Seq {
+		if cs.seq >= m.Seq {
+			// Own results carried m (and maybe later ones: m may be a
+			// retried send returning an earlier message).
 			return ss.published(id, cs)
 		}
 		var err error
