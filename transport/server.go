@@ -431,10 +431,10 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 }
 
 // relay brings the sessions of this node that stream m's conversation up
-// to date with m, a new message, on the calling
-// goroutine (Session.catchUp), the sender's own session included (its
-// cursor moves past the message its send result carried). Sessions on
-// other nodes, and busy ones here, hear of it from the message's doorbell.
+// to date with m, a new message, on the calling goroutine
+// (Session.catchUp), the sender's own session included (its cursor moves
+// past the message its send result carried). Sessions on other nodes, and
+// busy ones here, hear of it from the message's doorbell.
 func (s *Server) relay(m *attendance.Message) {
 	var buf [4]*Session
 	s.mu.RLock()
