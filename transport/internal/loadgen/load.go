@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sync/errgroup"
 )
 
 type frame struct {
@@ -103,109 +104,79 @@ type pair struct {
 	lastSeq    atomic.Int64
 }
 
+// each runs f(0) ... f(n-1), at most 64 at a time, and returns the first
+// error once all have ended.
+func each(n int, f func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(64)
+	for i := range n {
+		g.Go(func() error { return f(i) })
+	}
+	return g.Wait()
+}
+
 // setupMosia connects n agents and n beneficiaries and gets every
 // conversation accepted.
 func setupMosia(ctx context.Context, addr string, n int) ([]*pair, error) {
 	pairs := make([]*pair, n)
-	sem := make(chan struct{}, 64)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			p := &pair{}
-			var err error
-			if p.agent, err = dial(ctx, addr, "", "agent:a"+strconv.Itoa(i)); err != nil {
-				errs <- err
-				return
-			}
-			if err = hello(ctx, p.agent, nil); err == nil {
-				err = write(ctx, p.agent, map[string]any{"type": "presence", "id": "p", "data": map[string]any{"presence": "online"}})
-			}
-			if err == nil {
-				_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "p" })
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-			pairs[i] = p
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := each(n, func(i int) error {
+		p := &pair{}
+		var err error
+		if p.agent, err = dial(ctx, addr, "", "agent:a"+strconv.Itoa(i)); err != nil {
+			return err
+		}
+		if err = hello(ctx, p.agent, nil); err == nil {
+			err = write(ctx, p.agent, map[string]any{"type": "presence", "id": "p", "data": map[string]any{"presence": "online"}})
+		}
+		if err == nil {
+			_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "p" })
+		}
+		pairs[i] = p
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
-	default:
 	}
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := dial(ctx, addr, "", "beneficiary:b"+strconv.Itoa(i))
-			if err == nil {
-				err = hello(ctx, c, nil)
-			}
-			if err == nil {
-				err = write(ctx, c, map[string]any{"type": "open", "id": "o", "data": map[string]any{"subject_id": "s"}})
-			}
-			var f frame
-			if err == nil {
-				f, err = until(ctx, c, func(f frame) bool { return f.ID == "o" })
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-			var conv struct{ ID string }
-			json.Unmarshal(f.Data, &conv)
-			// Park the connection in a free slot; agents find theirs by offer.
-			pairs[i].ben = c
-			_ = conv
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
+	err = each(n, func(i int) error {
+		c, err := dial(ctx, addr, "", "beneficiary:b"+strconv.Itoa(i))
+		if err == nil {
+			err = hello(ctx, c, nil)
+		}
+		if err == nil {
+			err = write(ctx, c, map[string]any{"type": "open", "id": "o", "data": map[string]any{"subject_id": "s"}})
+		}
+		if err == nil {
+			_, err = until(ctx, c, func(f frame) bool { return f.ID == "o" })
+		}
+		// Park the connection in a free slot; agents find theirs by offer.
+		pairs[i].ben = c
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("beneficiaries: %w", err)
 	}
 	// Each agent accepts the one offer it gets.
 	byConv := make(map[string]*pair)
 	var mu sync.Mutex
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			p := pairs[i]
-			f, err := until(ctx, p.agent, func(f frame) bool { return f.Type == "offer" })
-			if err == nil {
-				err = write(ctx, p.agent, map[string]any{"type": "accept", "id": "a", "data": map[string]any{"conversation_id": f.ConversationID}})
-			}
-			if err == nil {
-				_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "a" })
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			byConv[f.ConversationID] = p
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
+	err = each(n, func(i int) error {
+		p := pairs[i]
+		f, err := until(ctx, p.agent, func(f frame) bool { return f.Type == "offer" })
+		if err == nil {
+			err = write(ctx, p.agent, map[string]any{"type": "accept", "id": "a", "data": map[string]any{"conversation_id": f.ConversationID}})
+		}
+		if err == nil {
+			_, err = until(ctx, p.agent, func(f frame) bool { return f.ID == "a" })
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		byConv[f.ConversationID] = p
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accepts: %w", err)
 	}
 	// Re-pair: beneficiary connections by the conversation they opened.
 	bens := make([]*websocket.Conn, n)
@@ -219,28 +190,19 @@ func setupMosia(ctx context.Context, addr string, n int) ([]*pair, error) {
 	}
 	// Find each conversation's beneficiary by reading their streams until the accept.
 	convOfBen := make([]string, n)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			f, err := until(ctx, bens[i], func(f frame) bool {
-				return f.Type == "conversation" && bytes.Contains(f.Data, []byte(`"state":"active"`))
-			})
-			if err != nil {
-				errs <- err
-				return
-			}
-			convOfBen[i] = f.ConversationID
-			byConv[f.ConversationID].lastSeq.Store(f.Seq)
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
+	err = each(n, func(i int) error {
+		f, err := until(ctx, bens[i], func(f frame) bool {
+			return f.Type == "conversation" && bytes.Contains(f.Data, []byte(`"state":"active"`))
+		})
+		if err != nil {
+			return err
+		}
+		convOfBen[i] = f.ConversationID
+		byConv[f.ConversationID].lastSeq.Store(f.Seq) // byConv is only read now
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("active conversations: %w", err)
 	}
 	for i := range n {
 		byConv[convOfBen[i]].ben = bens[i]
@@ -417,9 +379,10 @@ func relay(args []string) error {
 	return nil
 }
 
-// selfCPUUS is the load generator's own CPU time in microseconds: when it
-// nears a whole core per second, the figures measure the client as much as
-// the server.
+// selfCPUUS is the process's CPU time (user + system) in microseconds: the
+// server reports its own on /cpu, and the load generator its own, since
+// when it nears a whole core per second the figures measure the client as
+// much as the server.
 func selfCPUUS() int64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -491,34 +454,26 @@ func idle(args []string) error {
 		return err
 	}
 	conns := make([]*websocket.Conn, *n)
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
 	var failed atomic.Int64
-	for i := range *n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			var c *websocket.Conn
-			var err error
-			if *impl == "bare" {
-				c, err = dial(ctx, *addr, fmt.Sprintf("?pair=idle%d&side=a", i), "")
-			} else {
-				c, err = dial(ctx, *addr, "", "beneficiary:idle"+strconv.Itoa(i))
-				if err == nil {
-					err = hello(ctx, c, nil)
-				}
+	_ = each(*n, func(i int) error {
+		var c *websocket.Conn
+		var err error
+		if *impl == "bare" {
+			c, err = dial(ctx, *addr, fmt.Sprintf("?pair=idle%d&side=a", i), "")
+		} else {
+			c, err = dial(ctx, *addr, "", "beneficiary:idle"+strconv.Itoa(i))
+			if err == nil {
+				err = hello(ctx, c, nil)
 			}
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			conns[i] = c
-			go drain(ctx, c)
-		}()
-	}
-	wg.Wait()
+		}
+		if err != nil {
+			failed.Add(1) // counted and reported, not fatal
+			return nil
+		}
+		conns[i] = c
+		go drain(ctx, c)
+		return nil
+	})
 	time.Sleep(time.Second)
 	after, err := mem(*addr)
 	if err != nil {
@@ -569,22 +524,16 @@ func storm(args []string) error {
 		p.ben.CloseNow()
 	}
 	// The backlog, each send confirmed (stored) before the storm.
+	_ = each(len(pairs), func(i int) error {
+		p := pairs[i]
+		for j := range *backlog {
+			id := "k" + strconv.Itoa(j)
+			write(ctx, p.agent, map[string]any{"type": "send", "id": id, "data": map[string]any{"conversation_id": p.conv, "body": "backlog " + id}})
+			until(ctx, p.agent, func(f frame) bool { return f.ID == id })
+		}
+		return nil
+	})
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for _, p := range pairs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for j := range *backlog {
-				id := "k" + strconv.Itoa(j)
-				write(ctx, p.agent, map[string]any{"type": "send", "id": id, "data": map[string]any{"conversation_id": p.conv, "body": "backlog " + id}})
-				until(ctx, p.agent, func(f frame) bool { return f.ID == id })
-			}
-		}()
-	}
-	wg.Wait()
 	go func() {
 		for _, p := range pairs {
 			go drain(ctx, p.agent)

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -86,9 +85,7 @@ func memHandler(w http.ResponseWriter, _ *http.Request) {
 // cpuHandler reports the process's CPU time in microseconds, the bytes
 // allocated so far and the number of garbage collections, on one line.
 func cpuHandler(w http.ResponseWriter, _ *http.Request) {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	us := ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
+	us := selfCPUUS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Fprintln(w, us, ms.TotalAlloc, ms.NumGC)
