@@ -46,16 +46,21 @@ type envOptions struct {
 	listener func(*httptest.Server)
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
-	t.Helper()
-	ctx := context.Background()
-	bus := attendance.NewLocalBus()
-	eng, err := attendance.New(memory.New(), &attendance.Config{
+// engineConfig is the engines' configuration in these tests.
+func engineConfig(bus attendance.Bus) *attendance.Config {
+	return &attendance.Config{
 		Bus:             bus,
 		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}, {ID: "q2", Name: "Health"}},
 		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}, {ID: "exams", Name: "Exams", QueueID: "q2", Priority: 1}},
 		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
-	})
+	}
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	bus := attendance.NewLocalBus()
+	eng, err := attendance.New(memory.New(), engineConfig(bus))
 	require.NoError(t, err)
 	require.NoError(t, eng.Start(ctx))
 	for id, prof := range o.agents {

@@ -167,12 +167,7 @@ func TestRelayDoesNotReachFormerOwner(t *testing.T) {
 
 	// Another node moves the chat to bia; its doorbell never reaches this
 	// node (its bus is its own), so ana's session still streams the chat.
-	other, err := attendance.New(e.eng.Store(), &attendance.Config{
-		Bus:             attendance.NewLocalBus(),
-		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}, {ID: "q2", Name: "Health"}},
-		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}, {ID: "exams", Name: "Exams", QueueID: "q2", Priority: 1}},
-		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
-	})
+	other, err := attendance.New(e.eng.Store(), engineConfig(attendance.NewLocalBus()))
 	require.NoError(t, err)
 	moved, err := other.Transfer(ctx, attendance.AgentPrincipal("ana"), attendance.TransferParams{ConversationID: conv, AgentID: "bia"})
 	require.NoError(t, err)
