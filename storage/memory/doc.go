@@ -21,6 +21,15 @@
 // AppendMessage and Transition are O(1) (plus the map lookups), ListMessages
 // is O(result), ListConversations and ListAgents scan and sort.
 //
+// # Memory
+//
+// Messages are kept encoded, one conversation's after another's in a few
+// byte chunks, not as attendance.Message values: byte slices hold no
+// pointers, so the garbage collector never scans them, and a process that
+// holds a long history pays for it in bytes (a message's text and IDs plus
+// a few dozen bytes) but not in longer collections. Reading a message decodes a
+// fresh copy.
+//
 // # Errors
 //
 // Every error matches an attendance sentinel with errors.Is (ErrNotFound,

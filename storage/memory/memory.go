@@ -30,19 +30,12 @@ type Store struct {
 	byBeneficiary map[string]map[string]*conversation
 }
 
-// conversation is one conversation with its log, idempotency index and read
-// marks. msgs[i].Seq == i+1 always holds, so a Seq is an index.
+// conversation is one conversation with its log (which also finds a
+// message by its sender's idempotency key) and read marks.
 type conversation struct {
 	conv  attendance.Conversation
-	msgs  []attendance.Message
-	idem  map[idemKey]int64 // sender and key -> Seq of the first message
+	log   msgLog
 	marks map[attendance.Principal]attendance.ReadMark
-}
-
-// idemKey scopes an idempotency key to its sender within one conversation.
-type idemKey struct {
-	sender attendance.Principal
-	key    string
 }
 
 // New returns an empty Store. It starts no goroutine and needs no Close.
@@ -165,10 +158,9 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	c, msg := rules.Created(c, params.Opened, nil)
 	created := &conversation{
 		conv:  c,
-		msgs:  []attendance.Message{msg},
-		idem:  make(map[idemKey]int64),
 		marks: make(map[attendance.Principal]attendance.ReadMark),
 	}
+	created.log.append(msg)
 	s.convs[c.ID] = created
 	s.open[c.ID] = created
 	if s.byBeneficiary[c.BeneficiaryID] == nil {
@@ -318,7 +310,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		target.LastAssignedAt = params.At
 	}
 	c.conv = next
-	c.msgs = append(c.msgs, msg)
+	c.log.append(msg)
 	if next.State.Terminal() {
 		delete(s.open, next.ID)
 	}
@@ -347,10 +339,9 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	if !ok {
 		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: %w", m.ConversationID, attendance.ErrNotFound)
 	}
-	key := idemKey{sender: m.Sender, key: m.IdempotencyKey}
 	if m.IdempotencyKey != "" {
-		if seq, ok := c.idem[key]; ok {
-			return rules.CopyMessage(c.msgs[seq-1]), false, nil
+		if seq, ok := c.log.byKey(m.Sender, m.IdempotencyKey); ok {
+			return c.log.message(c.conv.ID, seq), false, nil
 		}
 	}
 	if !slices.Contains(params.States, c.conv.State) {
@@ -362,13 +353,9 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 			m.ConversationID, params.AgentID, attendance.ErrForbidden)
 	}
 
-	m = rules.CopyMessage(m)
 	c.conv.LastSeq++
 	m.Seq = c.conv.LastSeq
-	c.msgs = append(c.msgs, m)
-	if m.IdempotencyKey != "" {
-		c.idem[key] = m.Seq
-	}
+	c.log.append(m)
 	return rules.CopyMessage(m), true, nil
 }
 
@@ -389,15 +376,15 @@ func (s *Store) ListMessages(ctx context.Context, filter attendance.ListMessages
 	if !ok {
 		return nil, fmt.Errorf("memory: list messages of conversation %q: %w", filter.ConversationID, attendance.ErrNotFound)
 	}
-	// Seqs are 1..len(msgs) with no gaps, so Seq > AfterSeq starts at index AfterSeq.
-	start := int(min(filter.AfterSeq, int64(len(c.msgs))))
-	end := len(c.msgs)
+	// Seqs are 1..len with no gaps, so Seq > AfterSeq starts at AfterSeq+1.
+	start := int(min(filter.AfterSeq, int64(c.log.len())))
+	end := c.log.len()
 	if filter.Limit > 0 && end-start > filter.Limit {
 		end = start + filter.Limit
 	}
 	out := make([]attendance.Message, 0, end-start)
-	for _, m := range c.msgs[start:end] {
-		out = append(out, rules.CopyMessage(m))
+	for seq := start + 1; seq <= end; seq++ {
+		out = append(out, c.log.message(c.conv.ID, int64(seq)))
 	}
 	return out, nil
 }
