@@ -7,8 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,6 +240,7 @@ func relay(args []string) error {
 	rates := fs.String("rate", "2000", "messages per second, comma-separated for a sweep")
 	dur := fs.Duration("duration", 10*time.Second, "measurement time per rate")
 	size := fs.Int("size", 256, "message body bytes")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile of the measured phases to this file")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -260,13 +263,14 @@ func relay(args []string) error {
 	var lats []int64
 	var received atomic.Int64
 	for _, p := range pairs {
-		go drain(ctx, p.agent)
+		go drain(p.agent)
 		go func() {
 			local := make([]int64, 0, 1024)
 			flush := time.NewTicker(200 * time.Millisecond)
 			defer flush.Stop()
+			var buf bytes.Buffer
 			for {
-				_, data, err := p.ben.Read(ctx)
+				data, err := readInto(&buf, p.ben)
 				if err != nil {
 					return
 				}
@@ -297,6 +301,17 @@ func relay(args []string) error {
 		}()
 	}
 	pad := strings.Repeat("x", *size)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, rs := range strings.Split(*rates, ",") {
 		rate, err := strconv.ParseFloat(rs, 64)
 		if err != nil {
@@ -332,7 +347,7 @@ func relay(args []string) error {
 						// (digits, '|', 'x') and the IDs need no escaping.
 						frame = sendFrame(frame[:0:0], rs+"-"+strconv.Itoa(j), p.conv, body)
 					}
-					err := p.agent.Write(ctx, websocket.MessageText, frame)
+					err := p.agent.Write(context.Background(), websocket.MessageText, frame)
 					if err != nil {
 						return
 					}
@@ -411,12 +426,34 @@ func serverStats(addr string) stats {
 	return st
 }
 
-func drain(ctx context.Context, c *websocket.Conn) {
+// The measured phases read and write with a context that cannot end, as
+// both servers do: a cancelable one costs coder/websocket a
+// context.AfterFunc per call, and the mosia client makes two reads per
+// message to the bare client's one. The connections are closed at the end
+// of the run, which ends every read.
+
+// drain reads and discards frames until c is closed.
+func drain(c *websocket.Conn) {
 	for {
-		if _, _, err := c.Read(ctx); err != nil {
+		_, r, err := c.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
 			return
 		}
 	}
+}
+
+// readInto reads c's next frame into buf (reset first) and returns it.
+func readInto(buf *bytes.Buffer, c *websocket.Conn) ([]byte, error) {
+	_, r, err := c.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // stamp extracts the send time at the start of a body.
@@ -471,7 +508,7 @@ func idle(args []string) error {
 			return nil
 		}
 		conns[i] = c
-		go drain(ctx, c)
+		go drain(c)
 		return nil
 	})
 	time.Sleep(time.Second)
@@ -536,7 +573,7 @@ func storm(args []string) error {
 	var wg sync.WaitGroup
 	go func() {
 		for _, p := range pairs {
-			go drain(ctx, p.agent)
+			go drain(p.agent)
 		}
 	}()
 	var lost, dup, bad atomic.Int64
