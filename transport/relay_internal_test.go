@@ -122,3 +122,67 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 		require.False(t, f.Type == EventMessage && f.Seq > c.LastSeq, "own message %d sent again as an event after its result", f.Seq)
 	}
 }
+
+// The sender's goroutine relays a message only to the sessions no worker
+// holds (Session.catchUp); a session streaming the conversation that a
+// worker holds at that moment must still get it, from the doorbell. A
+// host's own Engine.Send, which no transport session relays, takes the
+// same way.
+func TestRelayReachesABusySession(t *testing.T) {
+	ctx := context.Background()
+	eng, err := attendance.New(memory.New(), &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
+		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
+	})
+	require.NoError(t, err)
+	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
+		return AuthenticateReply{}, nil
+	}})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start(ctx))
+	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	ben := attendance.BeneficiaryPrincipal("b1")
+	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	// Two sessions of the beneficiary (a phone and a browser): both
+	// stream the conversation.
+	phone, browser := &frameConn{}, &frameConn{}
+	sPhone, err := srv.Attach(ctx, ben, phone)
+	require.NoError(t, err)
+	sBrowser, err := srv.Attach(ctx, ben, browser)
+	require.NoError(t, err)
+	for _, ss := range []*Session{sPhone, sBrowser} {
+		ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+		require.Eventually(t, func() bool {
+			ss.mu.Lock()
+			defer ss.mu.Unlock()
+			return !ss.scheduled && ss.upTo[c.ID] == c.LastSeq
+		}, 5*time.Second, time.Millisecond)
+	}
+	got := func(conn *frameConn, seq int64) func() bool {
+		return func() bool {
+			conn.mu.Lock()
+			defer conn.mu.Unlock()
+			for _, f := range conn.frames {
+				if f.Type == EventMessage && f.Seq == seq {
+					return true
+				}
+			}
+			return false
+		}
+	}
+
+	sBrowser.mu.Lock()
+	sBrowser.scheduled = true // a worker holds the browser's session
+	sBrowser.mu.Unlock()
+	sPhone.Handle(ctx, []byte(fmt.Sprintf(`{"type":"send","id":"s1","data":{"conversation_id":%q,"body":"olá"}}`, c.ID)))
+	require.False(t, got(browser, c.LastSeq+1)(), "a held session got the message before its worker let go")
+	sBrowser.release(true) // the worker's pass ends
+	require.Eventually(t, got(browser, c.LastSeq+1), 5*time.Second, time.Millisecond)
+
+	m, err := eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: "do host"})
+	require.NoError(t, err)
+	require.Eventually(t, got(browser, m.Seq), 5*time.Second, time.Millisecond)
+	require.Eventually(t, got(phone, m.Seq), 5*time.Second, time.Millisecond)
+}
