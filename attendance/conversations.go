@@ -172,9 +172,9 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	if err != nil {
 		return Message{}, err
 	}
-	states, owner := []State{StateActive}, p.ID
+	states, owner := agentSendStates, p.ID
 	if p.Role == RoleBeneficiary {
-		states, owner = []State{StateQueued, StateOffered, StateActive}, ""
+		states, owner = beneficiarySendStates, ""
 	}
 	kind := KindText
 	if params.Attachment != nil {
@@ -209,6 +209,13 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	}
 	return m, nil
 }
+
+// The states a conversation accepts messages in, by sender (shared and
+// never modified: stores only read AppendMessageParams.States).
+var (
+	agentSendStates       = []State{StateActive}
+	beneficiarySendStates = []State{StateQueued, StateOffered, StateActive}
+)
 
 func nonEmpty(ids ...string) []string {
 	out := make([]string, 0, len(ids))

@@ -81,8 +81,6 @@ type ClientFrame struct {
 	Type string          `json:"type"`
 	ID   string          `json:"id"`
 	Data json.RawMessage `json:"data,omitempty"`
-
-	send *SendParams // a send command's data, when fastSend decoded it
 }
 
 // ServerFrame is one frame from the server: a reply (result or error, with

@@ -278,8 +278,10 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 	}
 	var f ClientFrame
 	var err error
+	var send SendParams // a send command's data, when fastSend read it
+	fast := false
 	if id, sp, ok := fastSend(data); ok {
-		f = ClientFrame{Type: CmdSend, ID: id, send: &sp}
+		f, send, fast = ClientFrame{Type: CmdSend, ID: id}, sp, true
 	} else {
 		f, err = DecodeClientFrame(data)
 	}
@@ -294,22 +296,32 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		return
 	}
 	var after func()
-	result, err := ss.exec(ctx, f, &after)
+	var result any
+	var sent *attendance.Message
+	if f.Type == CmdSend && ss.hello {
+		// The hot path, kept out of exec: no closure, no interface.
+		if !fast {
+			send, err = decode[SendParams](f)
+		}
+		if err == nil {
+			sent, err = ss.send(ctx, send)
+		}
+	} else {
+		result, err = ss.exec(ctx, f, &after)
+	}
 	var reply ServerFrame
-	if err != nil {
+	switch {
+	case err != nil:
 		code, _ := CodeOf(err)
 		if code == CodeInternal {
 			ss.srv.log.Error("transport: command failed", "type", f.Type, "session", ss.id, "err", err)
 		}
 		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
-	} else {
-		reply = ServerFrame{Type: FrameResult, ID: f.ID}
-		if m, ok := result.(*attendance.Message); ok {
-			reply.msg = m // a send's message, encoded straight into the frame
-		} else {
-			reply.Data = rawJSON(result)
-		}
-		if reply.Data == nil && reply.msg == nil {
+	case sent != nil:
+		reply = ServerFrame{Type: FrameResult, ID: f.ID, msg: sent} // encoded straight into the frame
+	default:
+		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: rawJSON(result)}
+		if reply.Data == nil {
 			reply.Data = json.RawMessage("{}")
 		}
 	}
@@ -318,9 +330,35 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		// A failed hello may be retried with the same ID after a fix.
 		ss.replies.put(f.ID, b)
 	}
-	if ss.deliver(b, false) && after != nil {
+	if !ss.deliver(b, false) {
+		return
+	}
+	switch {
+	case sent != nil:
+		// Only once the result (which carries the message) is queued: an
+		// event after it may then skip the message, never one before it.
+		ss.markOwn(sent.ConversationID, sent.Seq)
+		ss.srv.relay(sent)
+	case after != nil:
 		after()
 	}
+}
+
+// send runs a send command.
+func (ss *Session) send(ctx context.Context, a SendParams) (*attendance.Message, error) {
+	sp := attendance.SendParams{ConversationID: a.ConversationID, Body: a.Body, IdempotencyKey: a.IdempotencyKey}
+	if a.Attachment != nil {
+		att, err := ss.srv.attachmentFor(ctx, ss.p, a.ConversationID, a.Attachment.BlobID)
+		if err != nil {
+			return nil, err
+		}
+		sp.Attachment = &att
+	}
+	m, err := ss.srv.eng.Send(ctx, ss.p, sp)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func decode[T any](f ClientFrame) (T, error) {
@@ -345,7 +383,7 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 	if !ss.hello {
 		return nil, &ProtocolError{Code: CodeHelloRequired, ID: f.ID, Message: "send hello first"}
 	}
-	switch f.Type {
+	switch f.Type { // send is Handle's own (see Session.send)
 	case CmdPing:
 		return PingResult{Time: ss.srv.cfg.Now().UTC()}, nil
 	case CmdOpen:
@@ -354,35 +392,6 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 			return nil, err
 		}
 		return eng.Open(ctx, p, attendance.OpenParams{SubjectID: a.SubjectID, Channel: a.Channel})
-	case CmdSend:
-		var a SendParams
-		if f.send != nil {
-			a = *f.send // decoded by fastSend
-		} else {
-			var err error
-			if a, err = decode[SendParams](f); err != nil {
-				return nil, err
-			}
-		}
-		sp := attendance.SendParams{ConversationID: a.ConversationID, Body: a.Body, IdempotencyKey: a.IdempotencyKey}
-		if a.Attachment != nil {
-			att, err := ss.srv.attachmentFor(ctx, p, a.ConversationID, a.Attachment.BlobID)
-			if err != nil {
-				return nil, err
-			}
-			sp.Attachment = &att
-		}
-		m, err := eng.Send(ctx, p, sp)
-		if err != nil {
-			return nil, err
-		}
-		// Only once the result (which carries the message) is queued: an
-		// event after it may then skip the message, never one before it.
-		*after = func() {
-			ss.markOwn(m.ConversationID, m.Seq)
-			ss.srv.relay(&m)
-		}
-		return &m, nil
 	case CmdAccept, CmdDecline, CmdLeave, CmdQueueStatus:
 		a, err := decode[ConversationParams](f)
 		if err != nil {
@@ -971,12 +980,14 @@ func (ss *Session) skipOwn(id string, cs *convState) []int64 {
 		}
 		i++
 	}
-	l = l[i:]
+	// Shifted down rather than resliced, and kept when empty: a sender's
+	// list holds one seq at a time, and reusing its array spares an
+	// allocation per message (drop forgets it with the conversation).
+	l = l[:copy(l, l[i:])]
+	ss.own[id] = l
 	if len(l) == 0 {
-		delete(ss.own, id)
 		return nil
 	}
-	ss.own[id] = l
 	return slices.Clone(l)
 }
 
