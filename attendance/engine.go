@@ -512,7 +512,7 @@ func validPrincipal(p Principal) error {
 // allocation, the string, on a path every message takes.
 func newRandomID() string {
 	var u uuid.UUID
-	_, _ = rand.Read(u[:]) // never fails (crypto/rand.Read)
+	_, _ = rand.Read(u[:])  // never fails (crypto/rand.Read)
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	return u.String()
