@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -434,8 +435,9 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 // to date with m, a new message, on the calling goroutine
 // (Session.catchUp), the sender's own session included (its cursor moves
 // past the message its send result carried). Sessions on other nodes, and
-// busy ones here, hear of it from the message's doorbell.
-func (s *Server) relay(m *attendance.Message) {
+// busy ones here, hear of it from the message's doorbell. data is m
+// encoded.
+func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 	var buf [4]*Session
 	s.mu.RLock()
 	ctx, peers := s.runCtx, buf[:0]
@@ -446,7 +448,7 @@ func (s *Server) relay(m *attendance.Message) {
 	var event []byte // encoded once, for the first session that needs it
 	encoded := func() []byte {
 		if event == nil {
-			event = encodeFrame(ServerFrame{Type: EventMessage, ConversationID: m.ConversationID, Seq: m.Seq, msg: m})
+			event = encodeFrame(ServerFrame{Type: EventMessage, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
 		}
 		return event
 	}

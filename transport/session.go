@@ -298,6 +298,7 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 	var after func()
 	var result any
 	var sent *attendance.Message
+	var sentJSON json.RawMessage // sent, encoded
 	if f.Type == CmdSend && ss.hello {
 		// The hot path, kept out of exec: no closure, no interface.
 		if !fast {
@@ -318,7 +319,13 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		}
 		reply = ServerFrame{Type: FrameError, ID: f.ID, Error: errorBody(err)}
 	case sent != nil:
-		reply = ServerFrame{Type: FrameResult, ID: f.ID, msg: sent} // encoded straight into the frame
+		// The message is encoded once, for the result and for the events
+		// relay sends.
+		scratch := messageBuffers.Get().(*[]byte)
+		defer messageBuffers.Put(scratch)
+		*scratch = appendMessage((*scratch)[:0], sent)
+		sentJSON = *scratch
+		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: sentJSON}
 	default:
 		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: rawJSON(result)}
 		if reply.Data == nil {
@@ -338,11 +345,15 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		// Only once the result (which carries the message) is queued: an
 		// event after it may then skip the message, never one before it.
 		ss.markOwn(sent.ConversationID, sent.Seq)
-		ss.srv.relay(sent)
+		ss.srv.relay(sent, sentJSON)
 	case after != nil:
 		after()
 	}
 }
+
+// messageBuffers hold a sent message's encoding while Handle replies and
+// relays it.
+var messageBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // send runs a send command.
 func (ss *Session) send(ctx context.Context, a SendParams) (*attendance.Message, error) {
