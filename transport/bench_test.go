@@ -58,7 +58,9 @@ func benchmarkRelay(b *testing.B, pairs int) {
 		b.Fatal(err)
 	}
 	srv, err := transport.NewServer(eng, &transport.Config{
-		Authenticate:      func(context.Context, transport.AuthenticateEvent) (transport.AuthenticateReply, error) { return transport.AuthenticateReply{}, nil },
+		Authenticate: func(context.Context, transport.AuthenticateEvent) (transport.AuthenticateReply, error) {
+			return transport.AuthenticateReply{}, nil
+		},
 		CommandsPerSecond: 1 << 30,
 		CommandBurst:      1 << 30,
 	})
