@@ -4,6 +4,7 @@
 # Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|halves|idle|storm|all
 # sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated;
 # halves takes RATES (the bare relay's; mosia runs at half of each).
+# sweep and halves take DURATION per run (default 5s).
 set -eu
 BIN=${BIN:-/tmp/loadgen}
 go build -o "$BIN" ./transport/internal/loadgen
@@ -44,7 +45,7 @@ if [ "$what" = sweep ] || [ "$what" = all ]; then
 			if [ $impl = bare ]; then rates=${BARE_RATES:-$RATES}; else rates=${MOSIA_RATES:-$RATES}; fi
 			for rate in $(echo "$rates" | tr , ' '); do
 				server $impl 1000
-				load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration 5s
+				load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration "${DURATION:-5s}"
 				stop
 			done
 		done
@@ -58,10 +59,10 @@ if [ "$what" = halves ] || [ "$what" = all ]; then
 	for i in $(seq ${REPS:-5}); do
 		for rate in $(echo "${RATES:-20000,22000,24000,26000,28000}" | tr , ' '); do
 			server bare 1000
-			load relay -impl bare -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration 5s
+			load relay -impl bare -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration "${DURATION:-5s}"
 			stop
 			server mosia 1000
-			load relay -impl mosia -addr 127.0.0.1:$PORT -pairs 1000 -rate "$((rate / 2))" -duration 5s
+			load relay -impl mosia -addr 127.0.0.1:$PORT -pairs 1000 -rate "$((rate / 2))" -duration "${DURATION:-5s}"
 			stop
 		done
 	done
