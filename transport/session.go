@@ -322,7 +322,7 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		// The message is encoded once, for the result and for the events
 		// relay sends.
 		scratch := messageBuffers.Get().(*[]byte)
-		defer messageBuffers.Put(scratch)
+		defer putMessageBuffer(scratch)
 		*scratch = appendMessage((*scratch)[:0], sent)
 		sentJSON = *scratch
 		reply = ServerFrame{Type: FrameResult, ID: f.ID, Data: sentJSON}
@@ -354,6 +354,12 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 // messageBuffers hold a sent message's encoding while Handle replies and
 // relays it.
 var messageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func putMessageBuffer(b *[]byte) {
+	if cap(*b) <= 16<<10 { // a rare big message does not stay in the pool
+		messageBuffers.Put(b)
+	}
+}
 
 // send runs a send command.
 func (ss *Session) send(ctx context.Context, a SendParams) (*attendance.Message, error) {

@@ -28,7 +28,7 @@
 // pointers, so the garbage collector never scans them, and a process that
 // holds a long history pays for it in bytes (a message's text and IDs plus
 // a few dozen bytes) but not in longer collections. Reading a message decodes a
-// fresh copy.
+// fresh copy; its CreatedAt is in UTC, as the SQL stores return it.
 //
 // # Errors
 //

@@ -45,9 +45,11 @@ var keySeed = maphash.MakeSeed()
 // len is the number of messages, which is also the last Seq.
 func (l *msgLog) len() int { return len(l.recs) }
 
-// append encodes m as the next record. ConversationID and Seq are not
-// stored: they are the log's own and the record's position.
-func (l *msgLog) append(m attendance.Message) {
+// append encodes m as the next record and returns m as stored: with
+// CreatedAt in UTC, as every read returns it. ConversationID and Seq are
+// not stored: they are the log's own and the record's position.
+func (l *msgLog) append(m attendance.Message) attendance.Message {
+	m.CreatedAt = m.CreatedAt.UTC()
 	need := recordBound(m)
 	last := len(l.chunks) - 1
 	if last < 0 || cap(l.chunks[last])-len(l.chunks[last]) < need {
@@ -74,6 +76,7 @@ func (l *msgLog) append(m attendance.Message) {
 			h++
 		}
 	}
+	return m
 }
 
 // recordBound is at least the size of m's record: every field's bytes

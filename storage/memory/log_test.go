@@ -15,7 +15,7 @@ import (
 // chunks and with records larger than a chunk, and reads each back whole.
 func TestLogRoundTrip(t *testing.T) {
 	var l msgLog
-	at := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.FixedZone("BRT", -3*3600))
 	var want []attendance.Message
 	for i := range 300 {
 		m := attendance.Message{
@@ -41,7 +41,8 @@ func TestLogRoundTrip(t *testing.T) {
 				m.Body = strings.Repeat("x", 2*maxChunk) // a record bigger than any chunk
 			}
 		}
-		l.append(m)
+		stored := l.append(m)
+		require.Equal(t, time.UTC, stored.CreatedAt.Location())
 		want = append(want, m)
 	}
 	require.Greater(t, len(l.chunks), 3)

@@ -160,7 +160,7 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 		conv:  c,
 		marks: make(map[attendance.Principal]attendance.ReadMark),
 	}
-	created.log.append(msg)
+	msg = created.log.append(msg)
 	s.convs[c.ID] = created
 	s.open[c.ID] = created
 	if s.byBeneficiary[c.BeneficiaryID] == nil {
@@ -310,7 +310,7 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		target.LastAssignedAt = params.At
 	}
 	c.conv = next
-	c.log.append(msg)
+	msg = c.log.append(msg)
 	if next.State.Terminal() {
 		delete(s.open, next.ID)
 	}
@@ -355,7 +355,7 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 
 	c.conv.LastSeq++
 	m.Seq = c.conv.LastSeq
-	c.log.append(m)
+	m = c.log.append(m)
 	return rules.CopyMessage(m), true, nil
 }
 
