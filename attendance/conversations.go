@@ -2,6 +2,7 @@ package attendance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -160,7 +161,9 @@ type SendParams struct {
 
 // Send appends a message from p: the beneficiary while the conversation is
 // open, the agent while it is active with them. It returns the stored
-// message, the first one when IdempotencyKey repeats.
+// message, the first one when IdempotencyKey repeats, also to an agent the
+// conversation has left since (transferred or finalized): a client that
+// retries a send after a reconnection gets its message, not a refusal.
 func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Message, error) {
 	if p.Role == RoleSystem {
 		return Message{}, fmt.Errorf("%w: the system principal does not send messages", ErrForbidden)
@@ -168,9 +171,16 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	if err := e.checkBody(params); err != nil {
 		return Message{}, err
 	}
-	c, err := e.conversationFor(ctx, p, params.ConversationID, true)
-	if err != nil {
-		return Message{}, err
+	c, refused := e.conversationFor(ctx, p, params.ConversationID, true)
+	if refused != nil {
+		if !maybeRetried(p, params, refused) {
+			return Message{}, refused
+		}
+		// The store looks the key up before it checks the state and the
+		// owner (AgentID below), so it returns the first message or
+		// refuses as conversationFor did; the refusal reported is the
+		// engine's own.
+		c = Conversation{ID: params.ConversationID}
 	}
 	states, owner := agentSendStates, p.ID
 	if p.Role == RoleBeneficiary {
@@ -195,7 +205,17 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 		AgentID: owner,
 	})
 	if err != nil {
+		if refused != nil {
+			return Message{}, refused
+		}
 		return Message{}, err
+	}
+	if created && refused != nil {
+		// The conversation came back to the agent between the two reads:
+		// a new message after all, which the notification must describe.
+		if cur, err := e.store.GetConversation(ctx, c.ID); err == nil {
+			c = cur
+		}
 	}
 	if created {
 		e.publish(ctx, Notification{
@@ -216,6 +236,14 @@ var (
 	agentSendStates       = []State{StateActive}
 	beneficiarySendStates = []State{StateQueued, StateOffered, StateActive}
 )
+
+// maybeRetried reports whether a send conversationFor refused may be an
+// agent's retry of a message stored before the conversation left them.
+func maybeRetried(p Principal, params SendParams, refused error) bool {
+	var te *TransitionError
+	return params.IdempotencyKey != "" && (p.Role == RoleAgent || p.Role == RoleSupervisor) &&
+		(errors.Is(refused, ErrForbidden) || errors.As(refused, &te))
+}
 
 func nonEmpty(ids ...string) []string {
 	out := make([]string, 0, len(ids))

@@ -697,3 +697,54 @@ func TestOpenIdempotencyAndLimit(t *testing.T) {
 	require.NoError(t, err)
 	f.open("maria", "duvida")
 }
+
+// An agent whose send was stored but whose reply was lost retries it with
+// the same key after reconnecting; the chat may have left them meanwhile.
+// The retry returns the stored message; anything new is refused as before.
+func TestAgentRetriesASendAfterTheChatLeftThem(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.agent("ana", 0, 2)
+	send := func(agent, convID, key string) (attendance.Message, error) {
+		return f.engine.Send(f.ctx, agentP(agent), attendance.SendParams{ConversationID: convID, Body: "segunda via enviada", IdempotencyKey: key})
+	}
+
+	t.Run("transferred to another agent", func(t *testing.T) {
+		c := f.open("maria", "duvida")
+		_, err := f.engine.Accept(f.ctx, agentP("ana"), c.ID)
+		require.NoError(t, err)
+		first, err := send("ana", c.ID, "k1")
+		require.NoError(t, err)
+		f.agent("bia", 0, 1)
+		_, err = f.engine.Transfer(f.ctx, agentP("ana"), attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
+		require.NoError(t, err)
+
+		retry, err := send("ana", c.ID, "k1")
+		require.NoError(t, err)
+		require.Equal(t, first, retry)
+		_, err = send("ana", c.ID, "k2")
+		require.ErrorIs(t, err, attendance.ErrForbidden, "a new message to a chat that is not hers")
+		require.Equal(t, first.Seq+1, f.conv(c.ID).LastSeq, "only the transfer was added")
+		_, err = f.engine.Accept(f.ctx, agentP("bia"), c.ID)
+		require.NoError(t, err)
+		own, err := send("bia", c.ID, "k1")
+		require.NoError(t, err)
+		require.NotEqual(t, first.ID, own.ID, "a key is the sender's own: bia's k1 is a new message")
+	})
+
+	t.Run("finalized by her", func(t *testing.T) {
+		c := f.open("joana", "duvida")
+		_, err := f.engine.Accept(f.ctx, agentP("ana"), c.ID)
+		require.NoError(t, err)
+		first, err := send("ana", c.ID, "k3")
+		require.NoError(t, err)
+		_, err = f.engine.Finalize(f.ctx, agentP("ana"), attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+		require.NoError(t, err)
+
+		retry, err := send("ana", c.ID, "k3")
+		require.NoError(t, err)
+		require.Equal(t, first, retry)
+		_, err = send("ana", c.ID, "k4")
+		require.ErrorIs(t, err, attendance.ErrInvalidTransition, "a new message to a finalized chat")
+	})
+}

@@ -49,7 +49,8 @@ type Store interface {
 	// AppendMessage appends a participant's message with the next sequence
 	// number. If params.Message.IdempotencyKey is set and a message from the
 	// same sender with that key already exists in the conversation, it
-	// returns that message and created == false, changing nothing. The
+	// returns that message and created == false, changing nothing, whatever
+	// the conversation's state and owner now are. The
 	// conversation's state must be one of params.States (ErrInvalidTransition
 	// otherwise) and, when params.AgentID is set, its owner must be that
 	// agent (ErrForbidden otherwise).
