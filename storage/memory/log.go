@@ -8,10 +8,10 @@ import (
 	"github.com/mosiachat/mosiachat/attendance"
 )
 
-// msgLog is one conversation's messages, encoded one after another into a
-// single byte slice. A byte slice holds no pointers, so the garbage
-// collector never scans a log, however long it grows: a store holding
-// millions of messages costs each collection about what an empty one does.
+// msgLog is one conversation's messages, encoded one after another into
+// byte chunks. Byte slices hold no pointers, so the garbage collector never
+// scans a log, however long it grows: a store holding millions of messages
+// costs each collection about what an empty one does.
 // (Kept as attendance.Message values, every message was a dozen pointers
 // to scan and four or five objects to mark, and collections grew with the
 // history.) Appending encodes; reading decodes into fresh values, so no
