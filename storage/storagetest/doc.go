@@ -55,7 +55,10 @@
 //     ConversationID; if its Event is set, the store fills Event.From and
 //     Event.To with the actual move.
 //   - Empty TransferNote, FinalReason and FinalNote keep the stored value; a
-//     non-empty one replaces it (so a transfer note survives the accept).
+//     non-empty one replaces it (so a transfer note survives the accept). A
+//     transfer (its Message.Event is EventTransferred) sets TransferNote
+//     even when empty: an earlier transfer's note does not reach the next
+//     agent.
 //   - The agent whose offer is declined, expired or transferred away stays
 //     LastAgentID until someone else holds the conversation.
 //   - A retried AppendMessage (same sender and key) returns the first message

@@ -212,6 +212,19 @@ func (s suite) transitions(t *testing.T) {
 		require.Equal(t, "needs billing", got.TransferNote, "an empty note keeps the stored one")
 		require.Equal(t, 1, f.load(b.ID))
 		require.Equal(t, 0, f.load(a.ID))
+
+		// A second transfer without a note clears the first one's.
+		got, _ = f.transition(attendance.TransitionParams{
+			ConversationID: c.ID,
+			From:           []attendance.State{attendance.StateActive},
+			ExpectAgentID:  b.ID,
+			To:             attendance.StateOffered,
+			AgentID:        a.ID,
+			OfferDeadline:  at(120),
+			At:             at(100),
+			Message:        sysMsg(attendance.EventTransferred, a.ID, at(100)),
+		})
+		require.Empty(t, got.TransferNote, "a transfer without a note leaves none from the one before")
 	})
 
 	s.run(t, "TransferToSameAgentKeepsLoad", func(t *testing.T, f *fixture) {

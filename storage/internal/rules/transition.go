@@ -122,7 +122,9 @@ func Apply(cur attendance.Conversation, p *attendance.TransitionParams, norm fun
 	if p.To == attendance.StateOffered {
 		next.OfferDeadline = apply(norm, p.OfferDeadline)
 	}
-	if p.TransferNote != "" {
+	if p.TransferNote != "" || isTransfer(p) {
+		// A transfer sets its own note, even none: the previous transfer's
+		// note would mislead the next agent.
 		next.TransferNote = p.TransferNote
 	}
 	if p.FinalReason != "" {
@@ -166,4 +168,10 @@ func Created(c attendance.Conversation, opened attendance.Message, norm func(tim
 	msg.Seq = 1
 	msg.Kind = attendance.KindSystem
 	return c, msg
+}
+
+// isTransfer reports whether p records a transfer (its system message's
+// event says so).
+func isTransfer(p *attendance.TransitionParams) bool {
+	return p.Message.Event != nil && p.Message.Event.Type == attendance.EventTransferred
 }
