@@ -22,7 +22,18 @@ const (
 	// reloads its routing index from the store. Supervisor and system
 	// subscriptions receive it too, to refresh what they show.
 	NotifyResync NotificationKind = "resync"
+	// NotifyTyping: Typing.From started or stopped typing in the
+	// conversation (Engine.Typing). Nothing is stored: it is the one
+	// notification that is the news itself, and a lost one loses only an
+	// indicator that the next one (or its timeout) corrects.
+	NotifyTyping NotificationKind = "typing"
 )
+
+// Typing is who is typing in a conversation, and whether they still are.
+type Typing struct {
+	From   Principal `json:"from"`
+	Active bool      `json:"active"`
+}
 
 // Notification is a doorbell: it says that something changed, and enough to
 // route it to subscribers. Receivers read the store for the content (by
@@ -43,7 +54,9 @@ type Notification struct {
 	// notification with neither State nor Reads announces new messages
 	// only, up to Seq.
 	Reads bool `json:"reads,omitempty"`
-	// Origin is the ID of the engine that made the change.
+	// Typing is set on NotifyTyping.
+	Typing *Typing `json:"typing,omitempty"`
+	// Origin is the ID of the engine that made the change (Engine.ID).
 	Origin string `json:"origin,omitempty"`
 }
 

@@ -68,3 +68,43 @@ func TestLocalBusDeliversToCurrentSubscribers(t *testing.T) {
 	require.Equal(t, 1, a, "an unsubscribed handler hears nothing more")
 	require.Equal(t, 2, b)
 }
+
+// Typing is checked like a read, stored nowhere, and announced to the
+// conversation's subscribers: one pending indicator per person, the newest.
+func TestTypingIsAnnouncedNotStored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.agent("ana", 1, 2)
+	c := f.open("maria", "duvida")
+	sub, err := f.engine.Subscribe(f.ctx, attendance.SystemPrincipal, attendance.SubscribeParams{ConversationID: c.ID})
+	require.NoError(t, err)
+	defer sub.Close()
+	before := f.conv(c.ID)
+
+	require.NoError(t, f.engine.Typing(f.ctx, benefP("maria"), c.ID, true))
+	require.NoError(t, f.engine.Typing(f.ctx, agentP("ana"), c.ID, true))
+	require.NoError(t, f.engine.Typing(f.ctx, benefP("maria"), c.ID, false))
+	ns, err := sub.Next(f.ctx)
+	require.NoError(t, err)
+	got := map[attendance.Principal]bool{}
+	for _, n := range ns {
+		require.Equal(t, attendance.NotifyTyping, n.Kind)
+		require.Equal(t, c.ID, n.ConversationID)
+		require.NotNil(t, n.Typing)
+		got[n.Typing.From] = n.Typing.Active
+	}
+	require.Len(t, ns, 2, "one pending indicator per person: %+v", ns)
+	require.Equal(t, map[attendance.Principal]bool{benefP("maria"): false, agentP("ana"): true}, got)
+	require.Equal(t, before, f.conv(c.ID), "nothing stored")
+
+	err = f.engine.Typing(f.ctx, benefP("joana"), c.ID, true)
+	require.ErrorIs(t, err, attendance.ErrForbidden, "another beneficiary's conversation")
+	err = f.engine.Typing(f.ctx, attendance.SystemPrincipal, c.ID, true)
+	require.ErrorIs(t, err, attendance.ErrForbidden)
+	_, err = f.engine.Accept(f.ctx, agentP("ana"), c.ID)
+	require.NoError(t, err)
+	_, err = f.engine.Finalize(f.ctx, agentP("ana"), attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+	require.NoError(t, err)
+	err = f.engine.Typing(f.ctx, benefP("maria"), c.ID, true)
+	require.ErrorIs(t, err, attendance.ErrInvalidTransition, "a finalized conversation")
+}

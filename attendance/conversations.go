@@ -292,6 +292,31 @@ func (e *Engine) Messages(ctx context.Context, p Principal, conversationID strin
 	return redactMessages(p, ms), err
 }
 
+// Typing announces that p started (active) or stopped typing in a
+// conversation, to the subscribers of every engine on the bus (a
+// NotifyTyping notification); nothing is stored. p must read the
+// conversation, which must not be finalized or abandoned.
+func (e *Engine) Typing(ctx context.Context, p Principal, conversationID string, active bool) error {
+	if p.Role == RoleSystem {
+		return fmt.Errorf("%w: the system principal does not type", ErrForbidden)
+	}
+	c, err := e.conversationFor(ctx, p, conversationID, false)
+	if err != nil {
+		return err
+	}
+	if c.State.Terminal() {
+		return &TransitionError{From: c.State, To: c.State}
+	}
+	e.publish(ctx, Notification{
+		Kind:           NotifyTyping,
+		ConversationID: c.ID,
+		BeneficiaryID:  c.BeneficiaryID,
+		AgentIDs:       nonEmpty(c.AgentID),
+		Typing:         &Typing{From: p, Active: active},
+	})
+	return nil
+}
+
 // MarkRead records that p has read a conversation up to seq (read receipts).
 func (e *Engine) MarkRead(ctx context.Context, p Principal, conversationID string, seq int64) (ReadMark, error) {
 	c, err := e.conversationFor(ctx, p, conversationID, false)

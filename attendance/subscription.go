@@ -69,9 +69,10 @@ func (s *Subscription) matches(n Notification) bool {
 	if n.Kind == NotifyQueue {
 		return s.waitsIn(n.QueueID) || s.convID == "" && (p.Role == RoleSupervisor || p.Role == RoleSystem)
 	}
+	aboutConversation := n.Kind == NotifyConversation || n.Kind == NotifyTyping
 	if s.convID != "" {
 		// An agent follows a conversation only while it is theirs.
-		return n.Kind == NotifyConversation && n.ConversationID == s.convID &&
+		return aboutConversation && n.ConversationID == s.convID &&
 			(p.Role != RoleAgent || slices.Contains(n.AgentIDs, p.ID))
 	}
 	switch p.Role {
@@ -80,7 +81,7 @@ func (s *Subscription) matches(n Notification) bool {
 	case RoleAgent:
 		return slices.Contains(n.AgentIDs, p.ID)
 	case RoleBeneficiary:
-		return n.Kind == NotifyConversation && n.BeneficiaryID == p.ID
+		return aboutConversation && n.BeneficiaryID == p.ID
 	}
 	return false
 }
@@ -118,9 +119,15 @@ func (s *Subscription) deliver(n Notification) {
 		key.id = n.QueueID
 	case NotifyAgent:
 		key.id = strings.Join(n.AgentIDs, ",")
+	case NotifyTyping:
+		if n.Typing != nil { // one pending indicator per person typing
+			key.id += "\x00" + string(n.Typing.From.Role) + ":" + n.Typing.From.ID
+		}
 	}
 	if old, ok := s.pending[key]; ok {
-		n = Coalesce(old, n)
+		if n.Kind != NotifyTyping { // the newest indicator is the whole news
+			n = Coalesce(old, n)
+		}
 	} else {
 		s.order = append(s.order, key)
 	}

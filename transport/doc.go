@@ -34,11 +34,10 @@
 //
 // # Concurrency
 //
-// Server methods are safe for concurrent use. Typing indicators are relayed
-// between the sessions of one Server only (they are not stored): with
-// several nodes, typing reaches only the participants connected to the
-// same node, while messages, states and read marks reach everyone through
-// the engine.
+// Server methods are safe for concurrent use. With several nodes, messages,
+// states, read marks and typing indicators reach everyone through the
+// engine's bus; typing is never stored, and the typist's own node delivers
+// it at once.
 //
 // # Errors
 //

@@ -44,6 +44,9 @@ type envOptions struct {
 	cfg      func(*transport.Config)
 	agents   map[string]attendance.Profile
 	listener func(*httptest.Server)
+	// sameCluster makes this env another node of that one: its own engine
+	// and server on the same store and bus.
+	sameCluster *env
 }
 
 // engineConfig is the engines' configuration in these tests.
@@ -60,7 +63,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	bus := attendance.NewLocalBus()
-	eng, err := attendance.New(memory.New(), engineConfig(bus))
+	var store attendance.Store = memory.New()
+	if o.sameCluster != nil {
+		bus, store = o.sameCluster.bus, o.sameCluster.eng.Store()
+	}
+	eng, err := attendance.New(store, engineConfig(bus))
 	require.NoError(t, err)
 	require.NoError(t, eng.Start(ctx))
 	for id, prof := range o.agents {
@@ -256,6 +263,17 @@ func (r *recorder) find(typ, conv string) (client.Event, bool) {
 }
 
 func (r *recorder) has(typ, conv string) bool { _, ok := r.find(typ, conv); return ok }
+
+// count returns how many events of a type a conversation had.
+func (r *recorder) count(typ, conv string) int {
+	n := 0
+	for _, ev := range r.events {
+		if ev.Type == typ && ev.ConversationID == conv {
+			n++
+		}
+	}
+	return n
+}
 
 // texts returns the bodies of the text messages of a conversation.
 func (r *recorder) texts(conv string) []string {

@@ -312,11 +312,35 @@ func (s *Server) dispatch(ctx context.Context) {
 			}
 			return
 		}
+		var typing []attendance.Notification
 		s.mu.RLock()
 		for _, n := range ns {
+			if n.Kind == attendance.NotifyTyping {
+				typing = append(typing, n)
+				continue
+			}
 			s.route(n)
 		}
 		s.mu.RUnlock()
+		for _, n := range typing {
+			// This engine's own indicators reached this node's sessions
+			// when they were sent (Session.typing).
+			if n.Origin != s.eng.ID() && n.Typing != nil {
+				s.deliverTyping(n.ConversationID, *n.Typing, nil)
+			}
+		}
+	}
+}
+
+// deliverTyping sends a typing indicator to the sessions of this node that
+// stream the conversation, but from (the typist's own session, if here).
+// It may drop the indicator for a connection whose buffer is full.
+func (s *Server) deliverTyping(convID string, t attendance.Typing, from *Session) {
+	b := encodeFrame(ServerFrame{Type: EventTyping, ConversationID: convID, Data: rawJSON(TypingInfo{From: t.From, Active: t.Active})})
+	for _, peer := range s.peers(convID) {
+		if peer != from {
+			peer.deliver(b, true)
+		}
 	}
 }
 
@@ -467,13 +491,6 @@ func (s *Server) peers(convID string) []*Session {
 		out = append(out, ss)
 	}
 	return out
-}
-
-func (s *Server) streams(ss *Session, convID string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	_, ok := s.byConv[convID][ss]
-	return ok
 }
 
 // Attach starts a session for p over conn: the seam where a wire

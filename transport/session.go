@@ -617,21 +617,13 @@ func (ss *Session) doHello(ctx context.Context, f ClientFrame, after *func()) (a
 // typing relays an indicator to the other sessions streaming the
 // conversation. Nothing is stored.
 func (ss *Session) typing(ctx context.Context, a TypingParams) error {
-	if !ss.srv.streams(ss, a.ConversationID) {
-		c, err := ss.srv.eng.AuthorizeView(ctx, ss.p, a.ConversationID)
-		if err != nil {
-			return err
-		}
-		if c.State.Terminal() {
-			return &attendance.TransitionError{From: c.State, To: c.State}
-		}
+	// The engine checks the principal and tells the other nodes; the
+	// sessions of this one hear it from here, at once (the dispatcher
+	// skips this engine's own typing notifications).
+	if err := ss.srv.eng.Typing(ctx, ss.p, a.ConversationID, a.Active); err != nil {
+		return err
 	}
-	b := encodeFrame(ServerFrame{Type: EventTyping, ConversationID: a.ConversationID, Data: rawJSON(TypingInfo{From: ss.p, Active: a.Active})})
-	for _, peer := range ss.srv.peers(a.ConversationID) {
-		if peer != ss {
-			peer.deliver(b, true)
-		}
-	}
+	ss.srv.deliverTyping(a.ConversationID, attendance.Typing{From: ss.p, Active: a.Active}, ss)
 	return nil
 }
 

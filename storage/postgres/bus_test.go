@@ -114,6 +114,16 @@ func TestBusDeliversToEveryBusOnTheSchemaOnly(t *testing.T) {
 	require.Equal(t, []attendance.Notification{marker("other")}, in3.waitUntil(t, "b3's marker", isMarker("other")))
 	require.NoError(t, b1.Publish(t.Context(), marker("schema")))
 	require.Equal(t, []attendance.Notification{n, marker("schema")}, in2.waitUntil(t, "b2's marker", isMarker("schema")))
+
+	// A typing indicator, the one notification that is its own news,
+	// travels whole.
+	typing := attendance.Notification{
+		Kind: attendance.NotifyTyping, ConversationID: "conv-2", BeneficiaryID: "maria", AgentIDs: []string{"ana"},
+		Typing: &attendance.Typing{From: attendance.BeneficiaryPrincipal("maria"), Active: true}, Origin: "engine-1",
+	}
+	require.NoError(t, b1.Publish(t.Context(), typing))
+	heard := in2.waitUntil(t, "b2 to hear the indicator", func(m attendance.Notification) bool { return m.ConversationID == "conv-2" })
+	require.Equal(t, typing, heard[len(heard)-1])
 }
 
 func TestBusChannelName(t *testing.T) {
