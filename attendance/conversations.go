@@ -205,10 +205,10 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 		AgentID: owner,
 	})
 	if err != nil {
-		if refused != nil {
-			return Message{}, refused
+		if refused != nil && (errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidTransition)) {
+			return Message{}, refused // the store refused as conversationFor did
 		}
-		return Message{}, err
+		return Message{}, err // anything else (a cancelled ctx, a store down) as it is
 	}
 	if created && refused != nil {
 		// The conversation came back to the agent between the two reads:
@@ -242,6 +242,7 @@ var (
 func maybeRetried(p Principal, params SendParams, refused error) bool {
 	var te *TransitionError
 	return params.IdempotencyKey != "" && (p.Role == RoleAgent || p.Role == RoleSupervisor) &&
+		validPrincipal(p) == nil && // an agent without an ID would reach the store as "no owner"
 		(errors.Is(refused, ErrForbidden) || errors.As(refused, &te))
 }
 

@@ -748,3 +748,49 @@ func TestAgentRetriesASendAfterTheChatLeftThem(t *testing.T) {
 		require.ErrorIs(t, err, attendance.ErrInvalidTransition, "a new message to a finalized chat")
 	})
 }
+
+// appendFails is a store whose AppendMessage fails with err once set.
+type appendFails struct {
+	attendance.Store
+	err error
+}
+
+func (s *appendFails) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
+	if s.err != nil {
+		return attendance.Message{}, false, s.err
+	}
+	return s.Store.AppendMessage(ctx, p)
+}
+
+// On the retry path the engine reports the store's failures as they are
+// (a retrying client must not read "forbidden" for "database down"), and an
+// agent without an ID never reaches the store, where an empty owner would
+// mean "anyone".
+func TestAgentRetryPathErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &appendFails{Store: newStore()}
+	e, err := attendance.New(store, testConfig(newClock()))
+	require.NoError(t, err)
+	for _, id := range []string{"ana", "bia"} {
+		_, err = e.UpsertAgent(ctx, attendance.AgentParams{ID: id, Profile: attendance.Profile{Max: 1, Queues: []string{"geral"}}})
+		require.NoError(t, err)
+	}
+	_, err = e.SetPresence(ctx, agentP("ana"), attendance.PresenceOnline)
+	require.NoError(t, err)
+	c, err := e.Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+	require.NoError(t, err)
+	_, err = e.Accept(ctx, agentP("ana"), c.ID)
+	require.NoError(t, err)
+	_, err = e.SetPresence(ctx, agentP("bia"), attendance.PresenceOnline)
+	require.NoError(t, err)
+	_, err = e.Transfer(ctx, agentP("ana"), attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
+	require.NoError(t, err)
+
+	down := errors.New("store down")
+	store.err = down
+	_, err = e.Send(ctx, agentP("ana"), attendance.SendParams{ConversationID: c.ID, Body: "oi", IdempotencyKey: "k1"})
+	require.ErrorIs(t, err, down)
+	_, err = e.Send(ctx, attendance.Principal{Role: attendance.RoleAgent}, attendance.SendParams{ConversationID: c.ID, Body: "oi", IdempotencyKey: "k1"})
+	require.ErrorIs(t, err, attendance.ErrForbidden, "refused before the store")
+}
