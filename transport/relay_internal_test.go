@@ -186,3 +186,68 @@ func TestRelayReachesABusySession(t *testing.T) {
 	require.Eventually(t, got(browser, m.Seq), 5*time.Second, time.Millisecond)
 	require.Eventually(t, got(phone, m.Seq), 5*time.Second, time.Millisecond)
 }
+
+// A resync must read every followed conversation past its cursor, also
+// one with a doorbell pending at the same time: the lost notification may
+// have announced messages past that doorbell's Seq.
+func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
+	ctx := context.Background()
+	bus := attendance.NewLocalBus()
+	eng, err := attendance.New(memory.New(), &attendance.Config{
+		Bus:             bus,
+		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
+		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
+	})
+	require.NoError(t, err)
+	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
+		return AuthenticateReply{}, nil
+	}})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start(ctx))
+	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	ben := attendance.BeneficiaryPrincipal("b1")
+	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	conn := &frameConn{}
+	ss, err := srv.Attach(ctx, ben, conn)
+	require.NoError(t, err)
+	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	require.Eventually(t, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return !ss.scheduled && ss.upTo[c.ID] == c.LastSeq
+	}, 5*time.Second, time.Millisecond)
+
+	ss.mu.Lock()
+	ss.scheduled = true // a worker holds the session while the news piles up
+	ss.mu.Unlock()
+	// Written by another node whose notification was lost.
+	lost, _, err := eng.Store().AppendMessage(ctx, attendance.AppendMessageParams{
+		Message: attendance.Message{ID: "lost", ConversationID: c.ID, Kind: attendance.KindText, Sender: ben, Body: "perdida", CreatedAt: time.Now()},
+		States:  []attendance.State{attendance.StateQueued, attendance.StateOffered, attendance.StateActive},
+	})
+	require.NoError(t, err)
+	// A doorbell that arrived (a state already known, at the old Seq), then
+	// the bus's word that some were lost.
+	require.NoError(t, bus.Publish(ctx, attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: c.ID,
+		BeneficiaryID: ben.ID, State: c.State, Seq: c.LastSeq, Origin: "another-node"}))
+	require.NoError(t, bus.Publish(ctx, attendance.Notification{Kind: attendance.NotifyResync}))
+	require.Eventually(t, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return ss.pending[c.ID].Seq == c.LastSeq && ss.resync
+	}, 5*time.Second, time.Millisecond)
+	ss.release(true) // the worker lets go: the pending work runs
+
+	require.Eventually(t, func() bool {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		for _, f := range conn.frames {
+			if f.Type == EventMessage && f.Seq == lost.Seq {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond, "the message behind the lost notification")
+}

@@ -710,11 +710,12 @@ func (ss *Session) run(ctx context.Context) {
 	if resync {
 		// Read every followed conversation after its cursor (a nil
 		// notification: transitions show in the log as system messages),
-		// its read marks, every queue position and the agent.
+		// its read marks, every queue position and the agent. Those with a
+		// pending doorbell too: a lost notification may have announced
+		// messages past that doorbell's Seq, which alone would not read
+		// them.
 		for id := range ss.convs {
-			if _, ok := pending[id]; !ok {
-				resyncs = append(resyncs, id)
-			}
+			resyncs = append(resyncs, id)
 			reads[id] = true
 		}
 		for q := range ss.queued {
