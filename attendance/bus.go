@@ -38,6 +38,8 @@ type Typing struct {
 // Notification is a doorbell: it says that something changed, and enough to
 // route it to subscribers. Receivers read the store for the content (by
 // sequence number), so a lost notification delays, never loses, a message.
+// The one exception is NotifyTyping, which carries its news (Typing) and is
+// stored nowhere.
 type Notification struct {
 	Kind           NotificationKind `json:"kind"`
 	ConversationID string           `json:"conversation_id,omitempty"`
@@ -56,7 +58,7 @@ type Notification struct {
 	Reads bool `json:"reads,omitempty"`
 	// Typing is set on NotifyTyping.
 	Typing *Typing `json:"typing,omitempty"`
-	// Origin is the ID of the engine that made the change (Engine.ID).
+	// Origin is the ID of the engine that made the change.
 	Origin string `json:"origin,omitempty"`
 }
 

@@ -204,11 +204,6 @@ func (e *Engine) FinalizeReasons() []FinalizeReason {
 // Store returns the store the engine runs on.
 func (e *Engine) Store() Store { return e.store }
 
-// ID identifies this engine in the notifications it publishes
-// (Notification.Origin): a subscriber that has already acted on its own
-// engine's change, such as a typing indicator, can skip it.
-func (e *Engine) ID() string { return e.id }
-
 // Start loads the routing index, expires overdue offers, routes what waits,
 // and runs the periodic sweep until Stop. Calling Start twice is an error.
 func (e *Engine) Start(ctx context.Context) error {

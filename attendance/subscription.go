@@ -17,10 +17,10 @@ type SubscribeParams struct {
 }
 
 // Subscription receives the notifications that concern one principal.
-// Pending notifications are coalesced per conversation, queue and agent
-// (keeping the newest), so memory stays bounded and a slow reader never
-// blocks the engine; it reads the store for the content anyway. Safe for
-// concurrent use.
+// Pending notifications are coalesced per conversation, queue and agent,
+// and typing indicators per conversation and typist (keeping the newest),
+// so memory stays bounded and a slow reader never blocks the engine; it
+// reads the store for the content anyway. Safe for concurrent use.
 type Subscription struct {
 	principal Principal
 	convID    string
@@ -139,7 +139,8 @@ func (s *Subscription) deliver(n Notification) {
 }
 
 // Next waits for notifications and returns all pending ones, oldest first,
-// each conversation once with its newest sequence number. It returns
+// each conversation once with its newest sequence number (and each typist's
+// newest indicator). It returns
 // ErrClosed after Close, or ctx's error.
 func (s *Subscription) Next(ctx context.Context) ([]Notification, error) {
 	for {

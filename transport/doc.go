@@ -36,8 +36,7 @@
 //
 // Server methods are safe for concurrent use. With several nodes, messages,
 // states, read marks and typing indicators reach everyone through the
-// engine's bus; typing is never stored, and the typist's own node delivers
-// it at once.
+// engine's bus (typing is never stored).
 //
 // # Errors
 //

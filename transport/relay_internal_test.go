@@ -251,3 +251,47 @@ func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 		return false
 	}, 5*time.Second, time.Millisecond, "the message behind the lost notification")
 }
+
+// A session may still be indexed for a chat that just left its agent (its
+// worker has not dropped it yet); typing indicators must not reach it then.
+func TestTypingSkipsAnAgentTheChatLeft(t *testing.T) {
+	ctx := context.Background()
+	eng, err := attendance.New(memory.New(), &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
+		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
+	})
+	require.NoError(t, err)
+	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
+		return AuthenticateReply{}, nil
+	}})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start(ctx))
+	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	attach := func(p attendance.Principal) (*Session, *frameConn) {
+		conn := &frameConn{}
+		ss, err := srv.Attach(ctx, p, conn)
+		require.NoError(t, err)
+		srv.indexConversation(ss, "c1", true) // streams c1, as its worker left it
+		return ss, conn
+	}
+	_, former := attach(attendance.AgentPrincipal("ana"))
+	_, owner := attach(attendance.AgentPrincipal("bia"))
+	_, typist := attach(attendance.BeneficiaryPrincipal("b1"))
+	srv.deliverTyping(attendance.Notification{Kind: attendance.NotifyTyping, ConversationID: "c1", BeneficiaryID: "b1",
+		AgentIDs: []string{"bia"}, Typing: &attendance.Typing{From: attendance.BeneficiaryPrincipal("b1"), Active: true}})
+	for name, tc := range map[string]struct {
+		conn *frameConn
+		want int
+	}{"former agent": {former, 0}, "owner": {owner, 1}, "typist": {typist, 0}} {
+		tc.conn.mu.Lock()
+		n := 0
+		for _, f := range tc.conn.frames {
+			if f.Type == EventTyping {
+				n++
+			}
+		}
+		tc.conn.mu.Unlock()
+		require.Equal(t, tc.want, n, name)
+	}
+}

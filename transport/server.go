@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -323,24 +324,30 @@ func (s *Server) dispatch(ctx context.Context) {
 		}
 		s.mu.RUnlock()
 		for _, n := range typing {
-			// This engine's own indicators reached this node's sessions
-			// when they were sent (Session.typing).
-			if n.Origin != s.eng.ID() && n.Typing != nil {
-				s.deliverTyping(n.ConversationID, *n.Typing, nil)
-			}
+			s.deliverTyping(n)
 		}
 	}
 }
 
-// deliverTyping sends a typing indicator to the sessions of this node that
-// stream the conversation, but from (the typist's own session, if here).
-// It may drop the indicator for a connection whose buffer is full.
-func (s *Server) deliverTyping(convID string, t attendance.Typing, from *Session) {
-	b := encodeFrame(ServerFrame{Type: EventTyping, ConversationID: convID, Data: rawJSON(TypingInfo{From: t.From, Active: t.Active})})
-	for _, peer := range s.peers(convID) {
-		if peer != from {
-			peer.deliver(b, true)
+// deliverTyping sends a typing indicator (from any node, this one's
+// included) to the sessions of this node that stream its conversation:
+// not to the typist's own, and to an agent only while the conversation is
+// theirs (n.AgentIDs; a session may still be indexed for a chat that just
+// left it). It may drop the indicator for a connection whose buffer is
+// full. Called without s.mu, since a failed delivery closes a session.
+func (s *Server) deliverTyping(n attendance.Notification) {
+	if n.Typing == nil {
+		return
+	}
+	var b []byte
+	for _, peer := range s.peers(n.ConversationID) {
+		if peer.p == n.Typing.From || peer.p.Role == attendance.RoleAgent && !slices.Contains(n.AgentIDs, peer.p.ID) {
+			continue
 		}
+		if b == nil {
+			b = encodeFrame(ServerFrame{Type: EventTyping, ConversationID: n.ConversationID, Data: rawJSON(TypingInfo{From: n.Typing.From, Active: n.Typing.Active})})
+		}
+		peer.deliver(b, true)
 	}
 }
 

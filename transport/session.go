@@ -617,14 +617,9 @@ func (ss *Session) doHello(ctx context.Context, f ClientFrame, after *func()) (a
 // typing relays an indicator to the other sessions streaming the
 // conversation. Nothing is stored.
 func (ss *Session) typing(ctx context.Context, a TypingParams) error {
-	// The engine checks the principal and tells the other nodes; the
-	// sessions of this one hear it from here, at once (the dispatcher
-	// skips this engine's own typing notifications).
-	if err := ss.srv.eng.Typing(ctx, ss.p, a.ConversationID, a.Active); err != nil {
-		return err
-	}
-	ss.srv.deliverTyping(a.ConversationID, attendance.Typing{From: ss.p, Active: a.Active}, ss)
-	return nil
+	// The engine checks the principal and announces it on the bus; every
+	// node's dispatcher, this one's included, delivers it (deliverTyping).
+	return ss.srv.eng.Typing(ctx, ss.p, a.ConversationID, a.Active)
 }
 
 // Notification intake, called by the dispatcher; none of these block.

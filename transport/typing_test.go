@@ -9,10 +9,10 @@ import (
 	"github.com/mosiachat/mosiachat/transport"
 )
 
-// A typing indicator reaches the sessions on other nodes through the bus,
-// and those on the typist's node once: straight from the sender, not a
-// second time when the bus brings it back.
-func TestTypingCrossesNodesOnce(t *testing.T) {
+// Typing indicators go through the engine's bus: every node delivers each
+// one once to its sessions streaming the conversation, never to the
+// typist's own sessions. A host's own Engine.Typing takes the same way.
+func TestTypingReachesEveryNodeOnce(t *testing.T) {
 	t.Parallel()
 	node1 := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile}})
 	node2 := newEnv(t, envOptions{sameCluster: node1})
@@ -22,25 +22,54 @@ func TestTypingCrossesNodesOnce(t *testing.T) {
 	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
 	require.NoError(t, err)
 	ben := node1.dial("beneficiary", "b1")
+	benEv := record(ben)
 	conv := startChat(t, ctx, ben, ana, anaEv, "billing")
-	// The beneficiary's second device, on the typist's node.
-	phone := node1.dial("beneficiary", "b1")
+	phone := node1.dial("beneficiary", "b1") // the beneficiary's second device
 	phoneEv := record(phone)
-	phoneEv.wait(t, "the chat on the phone", func(r *recorder) bool { return r.has(transport.EventConversation, conv) })
+	sup := node1.dial("supervisor", "sue")
+	supEv := record(sup)
+	_, err = sup.Watch(ctx, conv, 0)
+	require.NoError(t, err)
+	for _, r := range []*recorder{benEv, phoneEv, supEv} {
+		r.wait(t, "the chat", func(r *recorder) bool { return r.has(transport.EventConversation, conv) })
+	}
+	typingFrom := func(r *recorder, who attendance.Principal) int {
+		n := 0
+		for _, ev := range r.events {
+			var info transport.TypingInfo
+			if ev.Type == transport.EventTyping && ev.ConversationID == conv && ev.Decode(&info) == nil && info.From == who {
+				n++
+			}
+		}
+		return n
+	}
+	b1, anaP := attendance.BeneficiaryPrincipal("b1"), attendance.AgentPrincipal("ana")
 
-	require.NoError(t, ben.Typing(ctx, conv, true))
-	anaEv.wait(t, "the indicator on the other node", func(r *recorder) bool { return r.count(transport.EventTyping, conv) >= 1 })
-	phoneEv.wait(t, "the indicator on the same node", func(r *recorder) bool { return r.count(transport.EventTyping, conv) >= 1 })
+	require.NoError(t, ben.Typing(ctx, conv, true))              // node 1
+	require.NoError(t, ana.Typing(ctx, conv, true))              // node 2
+	require.NoError(t, node1.eng.Typing(ctx, anaP, conv, false)) // the host, on node 1
+	anaEv.wait(t, "b1 typing, on the other node", func(r *recorder) bool { return typingFrom(r, b1) >= 1 })
+	supEv.wait(t, "both typing", func(r *recorder) bool { return typingFrom(r, b1) >= 1 && typingFrom(r, anaP) >= 2 })
+	phoneEv.wait(t, "ana typing", func(r *recorder) bool { return typingFrom(r, anaP) >= 2 })
 
-	// A read-mark doorbell published after the indicator goes through
-	// node 1's dispatcher behind it: once the phone has the read mark, the
-	// dispatcher has handled the indicator too, and must have skipped it.
+	// A read-mark doorbell published after the indicators passes through
+	// node 1's dispatcher behind them: once it has reached the sessions,
+	// so has every copy of an indicator that node would deliver.
 	c, err := node1.eng.Conversation(ctx, attendance.SystemPrincipal, conv)
 	require.NoError(t, err)
-	_, err = node1.eng.MarkRead(ctx, attendance.AgentPrincipal("ana"), conv, c.LastSeq)
+	_, err = node1.eng.MarkRead(ctx, anaP, conv, c.LastSeq)
 	require.NoError(t, err)
-	phoneEv.wait(t, "the read mark", func(r *recorder) bool { return r.has(transport.EventRead, conv) })
-	phoneEv.mu.Lock()
-	defer phoneEv.mu.Unlock()
-	require.Equal(t, 1, phoneEv.count(transport.EventTyping, conv), "the typist's node delivered the indicator twice")
+	for _, r := range []*recorder{benEv, phoneEv, supEv} {
+		r.wait(t, "the read mark", func(r *recorder) bool { return r.has(transport.EventRead, conv) })
+	}
+	for name, r := range map[string]*recorder{"ben": benEv, "phone": phoneEv, "sue": supEv} {
+		r.mu.Lock()
+		require.Equal(t, 2, typingFrom(r, anaP), "%s: ana's two indicators, once each", name)
+		wantB1 := 1
+		if name != "sue" {
+			wantB1 = 0 // the typist's own sessions
+		}
+		require.Equal(t, wantB1, typingFrom(r, b1), "%s: b1's indicator", name)
+		r.mu.Unlock()
+	}
 }

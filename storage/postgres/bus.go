@@ -340,7 +340,9 @@ func (b *Bus) deliver(n attendance.Notification) {
 // A notification whose JSON would not fit in a NOTIFY payload (8000 bytes)
 // is trimmed rather than refused: agent IDs are dropped from the end until
 // it fits, then everything but its kind, conversation and origin, and as a
-// last resort it becomes a NotifyResync. Receivers deliver a trimmed
+// last resort it becomes a NotifyResync; a typing indicator, the one
+// notification that carries its own news, is refused instead
+// (ErrInvalidArgument) and nothing is sent. Receivers deliver a trimmed
 // notification as it arrived and then a NotifyResync, so engines reload
 // what it could not name; a subscription that it could no longer name
 // misses it. Trimming is logged.
@@ -359,6 +361,11 @@ func (b *Bus) Publish(ctx context.Context, n attendance.Notification) error {
 	payload, trimmed, err := encodeNotification(n, maxPayloadBytes)
 	if err != nil {
 		return fmt.Errorf("postgres: bus publish on %s: %w", b.channel, err)
+	}
+	if trimmed && n.Kind == attendance.NotifyTyping {
+		// Trimmed, it would name no typist and make every engine resync
+		// for an indicator: it is dropped, and said so.
+		return fmt.Errorf("postgres: bus publish on %s: typing indicator too large for NOTIFY, dropped: %w", b.channel, attendance.ErrInvalidArgument)
 	}
 	if trimmed {
 		b.cfg.Logger.Warn("postgres: bus notification too large for NOTIFY; sent trimmed, receivers resync", "channel", b.channel, "kind", n.Kind, "conversation", n.ConversationID, "agents", len(n.AgentIDs))

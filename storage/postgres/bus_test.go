@@ -124,6 +124,17 @@ func TestBusDeliversToEveryBusOnTheSchemaOnly(t *testing.T) {
 	require.NoError(t, b1.Publish(t.Context(), typing))
 	heard := in2.waitUntil(t, "b2 to hear the indicator", func(m attendance.Notification) bool { return m.ConversationID == "conv-2" })
 	require.Equal(t, typing, heard[len(heard)-1])
+
+	// One too large for a NOTIFY is refused, not trimmed into a resync.
+	huge := typing
+	huge.Typing = &attendance.Typing{From: attendance.AgentPrincipal(strings.Repeat("a", 9000)), Active: true}
+	require.ErrorIs(t, b1.Publish(t.Context(), huge), attendance.ErrInvalidArgument)
+	require.NoError(t, b1.Publish(t.Context(), marker("after-huge")))
+	after := in2.waitUntil(t, "b2's marker after the refused indicator", isMarker("after-huge"))
+	for _, m := range after[len(heard):] {
+		require.NotEqual(t, attendance.NotifyResync, m.Kind, "a refused indicator made receivers resync")
+		require.NotEqual(t, attendance.NotifyTyping, m.Kind)
+	}
 }
 
 func TestBusChannelName(t *testing.T) {
