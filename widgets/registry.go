@@ -372,6 +372,7 @@ type flightResult struct {
 	result Result
 	err    error
 	at     time.Time
+	cached bool
 }
 
 func (r *Registry) fetchOne(ctx context.Context, w Widget, conv attendance.Conversation, refresh bool) WidgetResult {
@@ -382,6 +383,14 @@ func (r *Registry) fetchOne(ctx context.Context, w Widget, conv attendance.Conve
 		}
 	}
 	ch := r.flights.DoChan(key, func() (any, error) {
+		// Looked at again inside the flight: a flight that ended between
+		// the look above and DoChan has filled the cache, and must not be
+		// followed by a second provider call.
+		if !refresh && w.CacheTTL > 0 {
+			if e, ok := r.cache.get(key, r.cfg.Now()); ok {
+				return flightResult{result: e.result, at: e.at, cached: true}, nil
+			}
+		}
 		return r.runProvider(ctx, w, conv, key), nil
 	})
 	select {
@@ -390,7 +399,7 @@ func (r *Registry) fetchOne(ctx context.Context, w Widget, conv attendance.Conve
 		if fr.err == nil {
 			fr.result = fr.result.clone()
 		}
-		return makeWidgetResult(w, fr, false)
+		return makeWidgetResult(w, fr, fr.cached)
 	case <-ctx.Done():
 		return WidgetResult{WidgetID: w.ID, Title: w.Title, Err: ctx.Err()}
 	}
