@@ -63,12 +63,47 @@ func (c *frameConn) Deliver(b []byte, _ bool) error {
 
 func (c *frameConn) Close(CloseReason, string) {}
 
-// A retried send (same idempotency key, new request ID) returns an earlier
-// message; relaying it must not move the session's cursor back, or the own
-// messages after it would be sent again as events after their results.
-func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
-	ctx := context.Background()
-	bus := &heldBus{LocalBus: attendance.NewLocalBus()}
+// count returns how many frames of a type were delivered.
+func (c *frameConn) count(typ string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, f := range c.frames {
+		if f.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// got reports, when called, whether conn has had message seq as an event.
+func got(conn *frameConn, seq int64) func() bool {
+	return func() bool {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		for _, f := range conn.frames {
+			if f.Type == EventMessage && f.Seq == seq {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// settled reports, when called, whether no worker holds ss and its cursor
+// for the conversation is at seq.
+func settled(ss *Session, convID string, seq int64) func() bool {
+	return func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return !ss.scheduled && ss.upTo[convID] == seq
+	}
+}
+
+// newInternalServer starts an engine on a memory store and bus, and a
+// server over it that lets anyone in (sessions are attached directly).
+func newInternalServer(t *testing.T, bus attendance.Bus) (*attendance.Engine, *Server) {
+	t.Helper()
 	eng, err := attendance.New(memory.New(), &attendance.Config{
 		Bus:             bus,
 		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
@@ -80,8 +115,18 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 		return AuthenticateReply{}, nil
 	}})
 	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	require.NoError(t, srv.Start(t.Context()))
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	return eng, srv
+}
+
+// A retried send (same idempotency key, new request ID) returns an earlier
+// message; relaying it must not move the session's cursor back, or the own
+// messages after it would be sent again as events after their results.
+func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
+	ctx := context.Background()
+	bus := &heldBus{LocalBus: attendance.NewLocalBus()}
+	eng, srv := newInternalServer(t, bus)
 	ben := attendance.BeneficiaryPrincipal("b1")
 	conn := &frameConn{}
 	ss, err := srv.Attach(ctx, ben, conn)
@@ -89,14 +134,7 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
-	settled := func(seq int64) func() bool {
-		return func() bool {
-			ss.mu.Lock()
-			defer ss.mu.Unlock()
-			return !ss.scheduled && ss.upTo[c.ID] == seq
-		}
-	}
-	require.Eventually(t, settled(c.LastSeq), 5*time.Second, time.Millisecond)
+	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 
 	send := func(req, key string) {
 		ss.Handle(ctx, []byte(fmt.Sprintf(`{"type":"send","id":%q,"data":{"conversation_id":%q,"body":"x","idempotency_key":%q}}`, req, c.ID, key)))
@@ -114,7 +152,7 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 	ss.mu.Unlock()
 	send("s3", "k1") // the retry returns the first message again
 	bus.release()
-	require.Eventually(t, settled(c.LastSeq+2), 5*time.Second, time.Millisecond)
+	require.Eventually(t, settled(ss, c.ID, c.LastSeq+2), 5*time.Second, time.Millisecond)
 
 	conn.mu.Lock()
 	defer conn.mu.Unlock()
@@ -130,18 +168,7 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 // same way.
 func TestRelayReachesABusySession(t *testing.T) {
 	ctx := context.Background()
-	eng, err := attendance.New(memory.New(), &attendance.Config{
-		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
-		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
-		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
-	})
-	require.NoError(t, err)
-	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
-		return AuthenticateReply{}, nil
-	}})
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	eng, srv := newInternalServer(t, attendance.NewLocalBus())
 	ben := attendance.BeneficiaryPrincipal("b1")
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
@@ -154,23 +181,7 @@ func TestRelayReachesABusySession(t *testing.T) {
 	require.NoError(t, err)
 	for _, ss := range []*Session{sPhone, sBrowser} {
 		ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-		require.Eventually(t, func() bool {
-			ss.mu.Lock()
-			defer ss.mu.Unlock()
-			return !ss.scheduled && ss.upTo[c.ID] == c.LastSeq
-		}, 5*time.Second, time.Millisecond)
-	}
-	got := func(conn *frameConn, seq int64) func() bool {
-		return func() bool {
-			conn.mu.Lock()
-			defer conn.mu.Unlock()
-			for _, f := range conn.frames {
-				if f.Type == EventMessage && f.Seq == seq {
-					return true
-				}
-			}
-			return false
-		}
+		require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 	}
 
 	sBrowser.mu.Lock()
@@ -193,19 +204,7 @@ func TestRelayReachesABusySession(t *testing.T) {
 func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 	ctx := context.Background()
 	bus := attendance.NewLocalBus()
-	eng, err := attendance.New(memory.New(), &attendance.Config{
-		Bus:             bus,
-		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
-		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
-		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
-	})
-	require.NoError(t, err)
-	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
-		return AuthenticateReply{}, nil
-	}})
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	eng, srv := newInternalServer(t, bus)
 	ben := attendance.BeneficiaryPrincipal("b1")
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
@@ -213,11 +212,7 @@ func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 	ss, err := srv.Attach(ctx, ben, conn)
 	require.NoError(t, err)
 	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-	require.Eventually(t, func() bool {
-		ss.mu.Lock()
-		defer ss.mu.Unlock()
-		return !ss.scheduled && ss.upTo[c.ID] == c.LastSeq
-	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 
 	ss.mu.Lock()
 	ss.scheduled = true // a worker holds the session while the news piles up
@@ -240,34 +235,14 @@ func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	ss.release(true) // the worker lets go: the pending work runs
 
-	require.Eventually(t, func() bool {
-		conn.mu.Lock()
-		defer conn.mu.Unlock()
-		for _, f := range conn.frames {
-			if f.Type == EventMessage && f.Seq == lost.Seq {
-				return true
-			}
-		}
-		return false
-	}, 5*time.Second, time.Millisecond, "the message behind the lost notification")
+	require.Eventually(t, got(conn, lost.Seq), 5*time.Second, time.Millisecond, "the message behind the lost notification")
 }
 
 // A session may still be indexed for a chat that just left its agent (its
 // worker has not dropped it yet); typing indicators must not reach it then.
 func TestTypingSkipsAnAgentTheChatLeft(t *testing.T) {
 	ctx := context.Background()
-	eng, err := attendance.New(memory.New(), &attendance.Config{
-		Queues:          []attendance.Queue{{ID: "q1", Name: "General"}},
-		Subjects:        []attendance.Subject{{ID: "billing", Name: "Billing", QueueID: "q1"}},
-		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
-	})
-	require.NoError(t, err)
-	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
-		return AuthenticateReply{}, nil
-	}})
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() { _ = srv.Stop(ctx) })
+	_, srv := newInternalServer(t, attendance.NewLocalBus())
 	attach := func(p attendance.Principal) (*Session, *frameConn) {
 		conn := &frameConn{}
 		ss, err := srv.Attach(ctx, p, conn)
@@ -284,14 +259,6 @@ func TestTypingSkipsAnAgentTheChatLeft(t *testing.T) {
 		conn *frameConn
 		want int
 	}{"former agent": {former, 0}, "owner": {owner, 1}, "typist": {typist, 0}} {
-		tc.conn.mu.Lock()
-		n := 0
-		for _, f := range tc.conn.frames {
-			if f.Type == EventTyping {
-				n++
-			}
-		}
-		tc.conn.mu.Unlock()
-		require.Equal(t, tc.want, n, name)
+		require.Equal(t, tc.want, tc.conn.count(EventTyping), name)
 	}
 }
