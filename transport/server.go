@@ -184,15 +184,20 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	mu        sync.RWMutex
-	started   bool
-	closed    bool
-	runCtx    context.Context
-	cancel    context.CancelFunc
-	sessions  map[*Session]struct{}
-	byAgent   map[string]map[*Session]struct{} // agents and supervisors, by ID
-	byBenef   map[string]map[*Session]struct{}
-	byConv    map[string]map[*Session]struct{} // sessions streaming a conversation
+	mu       sync.RWMutex
+	started  bool
+	closed   bool
+	runCtx   context.Context
+	cancel   context.CancelFunc
+	sessions map[*Session]struct{}
+	// The sessions by principal and by conversation streamed are short
+	// lists (a principal has at most MaxConnectionsPerPrincipal; a
+	// conversation's streamers are its participants and a few watchers),
+	// which the relay and the dispatcher walk on every message: a slice
+	// reads faster there than a map. A queue may have thousands waiting.
+	byAgent   map[string][]*Session // agents and supervisors, by ID
+	byBenef   map[string][]*Session
+	byConv    map[string][]*Session            // sessions streaming a conversation
 	byQueue   map[string]map[*Session]struct{} // beneficiary sessions waiting in a queue
 	perPrinc  map[attendance.Principal]int
 	nextSess  uint64
@@ -217,9 +222,9 @@ func NewServer(eng *attendance.Engine, cfg *Config) (*Server, error) {
 		cfg:      c,
 		log:      c.Logger,
 		sessions: make(map[*Session]struct{}),
-		byAgent:  make(map[string]map[*Session]struct{}),
-		byBenef:  make(map[string]map[*Session]struct{}),
-		byConv:   make(map[string]map[*Session]struct{}),
+		byAgent:  make(map[string][]*Session),
+		byBenef:  make(map[string][]*Session),
+		byConv:   make(map[string][]*Session),
 		byQueue:  make(map[string]map[*Session]struct{}),
 		perPrinc: make(map[attendance.Principal]int),
 	}
@@ -359,17 +364,17 @@ func (s *Server) route(n attendance.Notification) {
 		// other sessions (each session once: notifying it twice would
 		// only cost a second look).
 		streaming := s.byConv[n.ConversationID]
-		for ss := range streaming {
+		for _, ss := range streaming {
 			ss.notifyConversation(n)
 		}
-		for ss := range s.byBenef[n.BeneficiaryID] {
-			if _, done := streaming[ss]; !done {
+		for _, ss := range s.byBenef[n.BeneficiaryID] {
+			if !slices.Contains(streaming, ss) {
 				ss.notifyConversation(n)
 			}
 		}
 		for _, a := range n.AgentIDs {
-			for ss := range s.byAgent[a] {
-				if _, done := streaming[ss]; !done {
+			for _, ss := range s.byAgent[a] {
+				if !slices.Contains(streaming, ss) {
 					ss.notifyConversation(n)
 				}
 			}
@@ -380,7 +385,7 @@ func (s *Server) route(n attendance.Notification) {
 		}
 	case attendance.NotifyAgent:
 		for _, a := range n.AgentIDs {
-			for ss := range s.byAgent[a] {
+			for _, ss := range s.byAgent[a] {
 				ss.notifyAgent()
 			}
 		}
@@ -442,13 +447,31 @@ func removeFrom(m map[string]map[*Session]struct{}, k string, ss *Session) {
 	}
 }
 
+func addToList(m map[string][]*Session, k string, ss *Session) {
+	if l := m[k]; !slices.Contains(l, ss) {
+		m[k] = append(l, ss)
+	}
+}
+
+func removeFromList(m map[string][]*Session, k string, ss *Session) {
+	l := m[k]
+	i := slices.Index(l, ss)
+	switch {
+	case i < 0:
+	case len(l) == 1:
+		delete(m, k)
+	default:
+		m[k] = slices.Delete(l, i, i+1) // readers copy or walk it under s.mu
+	}
+}
+
 func (s *Server) indexConversation(ss *Session, convID string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if on && !ss.isClosed() {
-		addTo(s.byConv, convID, ss)
+		addToList(s.byConv, convID, ss)
 	} else {
-		removeFrom(s.byConv, convID, ss)
+		removeFromList(s.byConv, convID, ss)
 	}
 }
 
@@ -472,9 +495,7 @@ func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 	var buf [4]*Session
 	s.mu.RLock()
 	ctx, peers := s.runCtx, buf[:0]
-	for ss := range s.byConv[m.ConversationID] {
-		peers = append(peers, ss)
-	}
+	peers = append(peers, s.byConv[m.ConversationID]...)
 	s.mu.RUnlock()
 	var event []byte // encoded once, for the first session that needs it
 	encoded := func() []byte {
@@ -492,12 +513,7 @@ func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 func (s *Server) peers(convID string) []*Session {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	set := s.byConv[convID]
-	out := make([]*Session, 0, len(set))
-	for ss := range set {
-		out = append(out, ss)
-	}
-	return out
+	return slices.Clone(s.byConv[convID])
 }
 
 // Attach starts a session for p over conn: the seam where a wire
@@ -526,9 +542,9 @@ func (s *Server) Attach(ctx context.Context, p attendance.Principal, conn Conn) 
 	s.perPrinc[p]++
 	s.sessions[ss] = struct{}{}
 	if p.Role == attendance.RoleBeneficiary {
-		addTo(s.byBenef, p.ID, ss)
+		addToList(s.byBenef, p.ID, ss)
 	} else {
-		addTo(s.byAgent, p.ID, ss)
+		addToList(s.byAgent, p.ID, ss)
 	}
 	ss.startTimers()
 	return ss, nil
@@ -556,10 +572,10 @@ func (s *Server) detach(ss *Session, convs, queues []string) {
 	if s.perPrinc[ss.p]--; s.perPrinc[ss.p] <= 0 {
 		delete(s.perPrinc, ss.p)
 	}
-	removeFrom(s.byBenef, ss.p.ID, ss)
-	removeFrom(s.byAgent, ss.p.ID, ss)
+	removeFromList(s.byBenef, ss.p.ID, ss)
+	removeFromList(s.byAgent, ss.p.ID, ss)
 	for _, c := range convs {
-		removeFrom(s.byConv, c, ss)
+		removeFromList(s.byConv, c, ss)
 	}
 	for _, q := range queues {
 		removeFrom(s.byQueue, q, ss)

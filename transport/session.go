@@ -195,8 +195,8 @@ func (ss *Session) Close() {
 	ss.mu.Unlock()
 	// The worker side may still run once; it checks closed before indexing.
 	ss.srv.mu.RLock()
-	for c, set := range ss.srv.byConv {
-		if _, ok := set[ss]; ok {
+	for c, list := range ss.srv.byConv {
+		if slices.Contains(list, ss) {
 			convs = append(convs, c)
 		}
 	}
