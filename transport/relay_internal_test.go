@@ -262,3 +262,61 @@ func TestTypingSkipsAnAgentTheChatLeft(t *testing.T) {
 		require.Equal(t, tc.want, tc.conn.count(EventTyping), name)
 	}
 }
+
+// Closing a session removes it from every index the server keeps, and a
+// session dropping a conversation it may no longer read leaves that
+// conversation's index; nothing is left behind once all are closed.
+func TestSessionsLeaveNoIndexBehind(t *testing.T) {
+	ctx := context.Background()
+	eng, srv := newInternalServer(t, attendance.NewLocalBus())
+	ben, agent := attendance.BeneficiaryPrincipal("b1"), attendance.AgentPrincipal("ana")
+	_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: agent.ID, Profile: attendance.Profile{Max: 2, Queues: []string{"q1"}, OfferTimeout: time.Hour}})
+	require.NoError(t, err)
+	waiting, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	hello := func(p attendance.Principal) *Session {
+		ss, err := srv.Attach(ctx, p, &frameConn{})
+		require.NoError(t, err)
+		ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+		return ss
+	}
+	phone, browser := hello(ben), hello(ben)
+	for _, ss := range []*Session{phone, browser} {
+		require.Eventually(t, settled(ss, waiting.ID, waiting.LastSeq), 5*time.Second, time.Millisecond)
+	}
+	indexed := func() (convs, queues int) {
+		srv.mu.RLock()
+		defer srv.mu.RUnlock()
+		return len(srv.byConv[waiting.ID]), len(srv.byQueue["q1"])
+	}
+	convs, queues := indexed()
+	require.Equal(t, 2, convs)
+	require.Equal(t, 2, queues, "both sessions follow the queue position")
+
+	// The agent takes the chat, then finalizes it: its session follows the
+	// chat, then drops it.
+	desk := hello(agent)
+	_, err = eng.SetPresence(ctx, agent, attendance.PresenceOnline)
+	require.NoError(t, err)
+	_, err = eng.Accept(ctx, agent, waiting.ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { c, _ := indexed(); return c == 3 }, 5*time.Second, time.Millisecond)
+	_, err = eng.Finalize(ctx, agent, attendance.FinalizeParams{ConversationID: waiting.ID, Reason: "solved"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		srv.mu.RLock()
+		defer srv.mu.RUnlock()
+		return len(srv.byConv[waiting.ID]) == 2 && len(desk.indexedConvs) == 0
+	}, 5*time.Second, time.Millisecond, "the agent's session dropped the finalized chat")
+
+	for _, ss := range []*Session{phone, browser, desk} {
+		ss.Close()
+	}
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	require.Empty(t, srv.sessions)
+	require.Empty(t, srv.byConv)
+	require.Empty(t, srv.byQueue)
+	require.Empty(t, srv.byBenef)
+	require.Empty(t, srv.byAgent)
+}

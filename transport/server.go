@@ -457,7 +457,7 @@ func removeFromList(m map[string][]*Session, k string, ss *Session) {
 	l := m[k]
 	i := slices.Index(l, ss)
 	switch {
-	case i < 0:
+	case i < 0: // not there
 	case len(l) == 1:
 		delete(m, k)
 	default:
@@ -465,24 +465,39 @@ func removeFromList(m map[string][]*Session, k string, ss *Session) {
 	}
 }
 
+// mark adds k to a session's list of index keys, or removes it.
+func mark(keys *[]string, k string, on bool) {
+	i := slices.Index(*keys, k)
+	switch {
+	case on && i < 0:
+		*keys = append(*keys, k)
+	case !on && i >= 0:
+		*keys = slices.Delete(*keys, i, i+1)
+	}
+}
+
 func (s *Server) indexConversation(ss *Session, convID string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if on && !ss.isClosed() {
+	on = on && !ss.isClosed()
+	if on {
 		addToList(s.byConv, convID, ss)
 	} else {
 		removeFromList(s.byConv, convID, ss)
 	}
+	mark(&ss.indexedConvs, convID, on)
 }
 
 func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if on && !ss.isClosed() {
+	on = on && !ss.isClosed()
+	if on {
 		addTo(s.byQueue, queueID, ss)
 	} else {
 		removeFrom(s.byQueue, queueID, ss)
 	}
+	mark(&ss.indexedQueues, queueID, on)
 }
 
 // relay brings the sessions of this node that stream m's conversation up
@@ -562,7 +577,7 @@ func checkPrincipal(p attendance.Principal) error {
 }
 
 // detach removes ss from every index. Called once per session.
-func (s *Server) detach(ss *Session, convs, queues []string) {
+func (s *Server) detach(ss *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.sessions[ss]; !ok {
@@ -574,12 +589,13 @@ func (s *Server) detach(ss *Session, convs, queues []string) {
 	}
 	removeFromList(s.byBenef, ss.p.ID, ss)
 	removeFromList(s.byAgent, ss.p.ID, ss)
-	for _, c := range convs {
+	for _, c := range ss.indexedConvs {
 		removeFromList(s.byConv, c, ss)
 	}
-	for _, q := range queues {
+	for _, q := range ss.indexedQueues {
 		removeFrom(s.byQueue, q, ss)
 	}
+	ss.indexedConvs, ss.indexedQueues = nil, nil
 }
 
 // Stats is a snapshot of the server's counters.

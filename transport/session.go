@@ -92,6 +92,12 @@ type Session struct {
 	// dropped on arrival.
 	upTo map[string]int64
 
+	// Index side: guarded by srv.mu. The conversations and queues the
+	// server has indexed this session under, so that detaching it does not
+	// scan every index.
+	indexedConvs  []string
+	indexedQueues []string
+
 	// Worker side: used only by the worker running the session (one at a
 	// time, see scheduled).
 	convs  map[string]*convState
@@ -191,23 +197,9 @@ func (ss *Session) Close() {
 		t.Stop()
 	}
 	clear(ss.pending)
-	convs := make([]string, 0, 8)
 	ss.mu.Unlock()
 	// The worker side may still run once; it checks closed before indexing.
-	ss.srv.mu.RLock()
-	for c, list := range ss.srv.byConv {
-		if slices.Contains(list, ss) {
-			convs = append(convs, c)
-		}
-	}
-	var queues []string
-	for q, set := range ss.srv.byQueue {
-		if _, ok := set[ss]; ok {
-			queues = append(queues, q)
-		}
-	}
-	ss.srv.mu.RUnlock()
-	ss.srv.detach(ss, convs, queues)
+	ss.srv.detach(ss)
 }
 
 // fail closes the connection with reason and ends the session.
