@@ -248,7 +248,9 @@ type OfferInfo struct {
 
 // RemovedInfo is the data of a removed event.
 type RemovedInfo struct {
-	// State is the conversation's state as last announced, when known.
+	// State is the conversation's state that ended the principal's
+	// access (queued after a transfer, finalized, ...); empty only when it
+	// could not be read.
 	State attendance.State `json:"state,omitempty"`
 }
 

@@ -320,3 +320,47 @@ func TestSessionsLeaveNoIndexBehind(t *testing.T) {
 	require.Empty(t, srv.byBenef)
 	require.Empty(t, srv.byAgent)
 }
+
+// A session that finds a chat gone by re-reading it (here after a resync,
+// the notification of the finalize having been lost) still tells the
+// client the state that ended its access.
+func TestRemovedAfterResyncCarriesTheState(t *testing.T) {
+	ctx := context.Background()
+	bus := &heldBus{LocalBus: attendance.NewLocalBus()}
+	eng, srv := newInternalServer(t, bus)
+	ben, agent := attendance.BeneficiaryPrincipal("b1"), attendance.AgentPrincipal("ana")
+	_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: agent.ID, Profile: attendance.Profile{Max: 1, Queues: []string{"q1"}, OfferTimeout: time.Hour}})
+	require.NoError(t, err)
+	_, err = eng.SetPresence(ctx, agent, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	c, err = eng.Accept(ctx, agent, c.ID)
+	require.NoError(t, err)
+	conn := &frameConn{}
+	ss, err := srv.Attach(ctx, agent, conn)
+	require.NoError(t, err)
+	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
+
+	bus.mu.Lock()
+	bus.hold = true
+	bus.mu.Unlock()
+	_, err = eng.Finalize(ctx, agent, attendance.FinalizeParams{ConversationID: c.ID, Reason: "solved"})
+	require.NoError(t, err)
+	bus.mu.Lock()
+	bus.hold, bus.held = false, nil // the finalize's notifications are lost
+	bus.mu.Unlock()
+	require.NoError(t, bus.Publish(ctx, attendance.Notification{Kind: attendance.NotifyResync}))
+
+	require.Eventually(t, func() bool { return conn.count(EventRemoved) == 1 }, 5*time.Second, time.Millisecond)
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	for _, f := range conn.frames {
+		if f.Type == EventRemoved {
+			var info RemovedInfo
+			require.NoError(t, json.Unmarshal(f.Data, &info))
+			require.Equal(t, attendance.StateFinalized, info.State)
+		}
+	}
+}
