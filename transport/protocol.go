@@ -248,9 +248,7 @@ type OfferInfo struct {
 
 // RemovedInfo is the data of a removed event.
 type RemovedInfo struct {
-	// State is the conversation's state that ended the principal's
-	// access (queued after a transfer, finalized, ...); empty only when it
-	// could not be read.
+	// State is the conversation's state as last announced, when known.
 	State attendance.State `json:"state,omitempty"`
 }
 

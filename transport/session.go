@@ -886,7 +886,7 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 			ms, err := eng.Messages(ctx, ss.p, id, cs.seq, batch)
 			if err != nil {
 				if gone(err) {
-					return ss.drop(ctx, id, cs, n, isNew)
+					return ss.drop(id, cs, n, isNew)
 				}
 				return ss.engineFailed(err)
 			}
@@ -916,7 +916,7 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 		c, err := eng.Conversation(ctx, ss.p, id)
 		if err != nil {
 			if gone(err) {
-				return ss.drop(ctx, id, cs, n, isNew)
+				return ss.drop(id, cs, n, isNew)
 			}
 			return ss.engineFailed(err)
 		}
@@ -994,9 +994,8 @@ func gone(err error) bool {
 }
 
 // drop forgets a conversation the principal can no longer read, telling
-// the client when it had been streaming it, with the state that ended its
-// access.
-func (ss *Session) drop(ctx context.Context, id string, cs *convState, n *attendance.Notification, isNew bool) bool {
+// the client when it had been streaming it.
+func (ss *Session) drop(id string, cs *convState, n *attendance.Notification, isNew bool) bool {
 	delete(ss.convs, id)
 	ss.mu.Lock()
 	delete(ss.own, id)
@@ -1012,15 +1011,6 @@ func (ss *Session) drop(ctx context.Context, id string, cs *convState, n *attend
 	info := RemovedInfo{}
 	if n != nil {
 		info.State = n.State
-	}
-	if info.State == "" {
-		// Found gone by a read (a resync, or a relay's authorization
-		// check) rather than by a notification that said why: the state
-		// is read on the system's behalf, since the principal no longer
-		// may. A failed read leaves it out; the removal stands.
-		if c, err := ss.srv.eng.Conversation(ctx, attendance.SystemPrincipal, id); err == nil {
-			info.State = c.State
-		}
 	}
 	return ss.emit(ServerFrame{Type: EventRemoved, ConversationID: id, Seq: cs.seq, Data: rawJSON(info)}, false)
 }
