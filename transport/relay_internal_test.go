@@ -320,3 +320,26 @@ func TestSessionsLeaveNoIndexBehind(t *testing.T) {
 	require.Empty(t, srv.byBenef)
 	require.Empty(t, srv.byAgent)
 }
+
+// A beneficiary session that closes while its chat waits in a queue
+// leaves that queue's index.
+func TestClosedWaitingSessionLeavesTheQueueIndex(t *testing.T) {
+	ctx := context.Background()
+	eng, srv := newInternalServer(t, attendance.NewLocalBus())
+	ben := attendance.BeneficiaryPrincipal("b1")
+	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	ss, err := srv.Attach(ctx, ben, &frameConn{})
+	require.NoError(t, err)
+	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
+	srv.mu.RLock()
+	require.Len(t, srv.byQueue["q1"], 1, "the waiting session follows its queue position")
+	srv.mu.RUnlock()
+
+	ss.Close()
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	require.Empty(t, srv.byQueue)
+	require.Empty(t, srv.byConv)
+}
