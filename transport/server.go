@@ -505,8 +505,9 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 // (Session.catchUp), the sender's own session included (its cursor moves
 // past the message its send result carried). Sessions on other nodes, and
 // busy ones here, hear of it from the message's doorbell. data is m
-// encoded.
-func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
+// encoded. skip, when not nil, is the sender's session, already past m
+// (Session.advanceOwn).
+func (s *Server) relay(m *attendance.Message, data json.RawMessage, skip *Session) {
 	var buf [4]*Session
 	s.mu.RLock()
 	ctx, peers := s.runCtx, buf[:0]
@@ -520,7 +521,9 @@ func (s *Server) relay(m *attendance.Message, data json.RawMessage) {
 		return event
 	}
 	for _, ss := range peers {
-		ss.catchUp(ctx, m, encoded)
+		if ss != skip {
+			ss.catchUp(ctx, m, encoded)
+		}
 	}
 }
 

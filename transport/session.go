@@ -336,8 +336,11 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 	case sent != nil:
 		// Only once the result (which carries the message) is queued: an
 		// event after it may then skip the message, never one before it.
-		ss.markOwn(sent.ConversationID, sent.Seq)
-		ss.srv.relay(sent, sentJSON)
+		self := ss.advanceOwn(sent.ConversationID, sent.Seq)
+		if self == nil {
+			ss.markOwn(sent.ConversationID, sent.Seq)
+		}
+		ss.srv.relay(sent, sentJSON, self)
 	case after != nil:
 		after()
 	}
@@ -936,6 +939,29 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 // is passed the oldest is forgotten, and that message is simply sent as an
 // event as well, which a client drops as already seen.
 const maxOwn = 64
+
+// advanceOwn moves the cursor of conversation id past seq, the message the
+// send result just queued to this connection carries, when no worker holds
+// the session and seq is the next message the client lacks: what catchUp
+// would do for the sender's own session, under one lock. It returns the
+// session when it did (relay then skips it) and nil otherwise (markOwn and
+// relay's catchUp take the general way).
+func (ss *Session) advanceOwn(id string, seq int64) *Session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	// With scheduled unset no worker holds the worker side, and none can
+	// take it while ss.mu is held: convs may be read here.
+	if ss.closed || !ss.ready || ss.scheduled || ss.hasWork() || len(ss.own[id]) > 0 {
+		return nil
+	}
+	cs := ss.convs[id]
+	if cs == nil || cs.seq != seq-1 {
+		return nil
+	}
+	cs.seq = seq
+	ss.upTo[id] = seq
+	return ss
+}
 
 // markOwn records that the result of a send, carrying message seq of
 // conversation id, has been queued to this connection.
