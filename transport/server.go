@@ -502,11 +502,11 @@ func (s *Server) indexQueue(ss *Session, queueID string, on bool) {
 
 // relay brings the sessions of this node that stream m's conversation up
 // to date with m, a new message, on the calling goroutine
-// (Session.catchUp), the sender's own session included (its cursor moves
-// past the message its send result carried). Sessions on other nodes, and
-// busy ones here, hear of it from the message's doorbell. data is m
-// encoded. skip, when not nil, is the sender's session, already past m
-// (Session.advanceOwn).
+// (Session.catchUp). That includes the sender's own session, whose cursor
+// moves past the message its send result carried, unless skip is that
+// session, already past m (Session.advanceOwn). Sessions on other nodes,
+// and busy ones here, hear of it from the message's doorbell. data is m
+// encoded.
 func (s *Server) relay(m *attendance.Message, data json.RawMessage, skip *Session) {
 	var buf [4]*Session
 	s.mu.RLock()

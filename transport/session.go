@@ -98,8 +98,9 @@ type Session struct {
 	indexedConvs  []string
 	indexedQueues []string
 
-	// Worker side: used only by the worker running the session (one at a
-	// time, see scheduled).
+	// Worker side: used by whoever holds the session (one at a time, see
+	// scheduled: a worker, or catchUp on a sender's goroutine), and by
+	// advanceOwn under mu while no one holds it.
 	convs  map[string]*convState
 	queued map[string]string // queue ID -> conversation waiting there (indexed)
 }
@@ -941,11 +942,13 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 const maxOwn = 64
 
 // advanceOwn moves the cursor of conversation id past seq, the message the
-// send result just queued to this connection carries, when no worker holds
-// the session and seq is the next message the client lacks: what catchUp
-// would do for the sender's own session, under one lock. It returns the
-// session when it did (relay then skips it) and nil otherwise (markOwn and
-// relay's catchUp take the general way).
+// send result just queued to this connection carries: what catchUp would
+// do for the sender's own session, under one lock. It does so only when no
+// one holds the session, no work is pending for it, no earlier own seq of
+// the conversation is still to be skipped (a retried send may return one)
+// and seq is the next message the client lacks. It returns the session
+// when it did (relay then skips it) and nil otherwise (markOwn and relay's
+// catchUp take the general way).
 func (ss *Session) advanceOwn(id string, seq int64) *Session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
