@@ -238,8 +238,15 @@ func record(c *client.Client) *recorder {
 // wait blocks until pred holds over the events seen, or fails after 10s.
 func (r *recorder) wait(t *testing.T, what string, pred func(r *recorder) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	timer := time.AfterFunc(10*time.Second, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
+	r.waitFor(t, what, 10*time.Second, pred)
+}
+
+// waitFor is wait with its own time limit, for waits whose work grows with
+// the machine's load (a resume through many forced reconnections).
+func (r *recorder) waitFor(t *testing.T, what string, limit time.Duration, pred func(r *recorder) bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	timer := time.AfterFunc(limit, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
 	defer timer.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
