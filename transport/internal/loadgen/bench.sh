@@ -5,6 +5,9 @@
 # sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated;
 # halves takes RATES (the bare relay's; mosia runs at half of each).
 # sweep and halves take DURATION per run (default 5s).
+# Summarize a run's output (medians per rate, and for halves mosia's CPU per
+# message at R/2 against the bare relay's at R):
+#   sh transport/internal/loadgen/bench.sh halves > out.txt; go run ./transport/internal/loadgen summary out.txt
 set -eu
 BIN=${BIN:-/tmp/loadgen}
 go build -o "$BIN" ./transport/internal/loadgen

@@ -6,6 +6,7 @@
 //	loadgen relay -impl mosia|bare -addr 127.0.0.1:7001 -pairs 1000 -rate 2000 -duration 10s
 //	loadgen idle  -impl mosia|bare -addr 127.0.0.1:7001 -n 10000
 //	loadgen storm -addr 127.0.0.1:7001 -pairs 1000 -backlog 5
+//	loadgen summary [file ...]   (bench.sh output; standard input without files)
 //
 // The server side prints nothing per message; GET /mem on it forces a GC
 // and reports heap in use, RSS and goroutines. Every load loop is bounded
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen serve|relay|idle|storm [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen serve|relay|idle|storm|summary [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -32,6 +33,8 @@ func main() {
 		err = idle(os.Args[2:])
 	case "storm":
 		err = storm(os.Args[2:])
+	case "summary":
+		err = summarize(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
