@@ -120,6 +120,17 @@ func newInternalServer(t *testing.T, bus attendance.Bus) (*attendance.Engine, *S
 	return eng, srv
 }
 
+// helloSession attaches a session for p to srv, recording its frames, and
+// sends its hello; the caller waits for it to settle where that matters.
+func helloSession(t *testing.T, srv *Server, p attendance.Principal) (*Session, *frameConn) {
+	t.Helper()
+	conn := &frameConn{}
+	ss, err := srv.Attach(context.Background(), p, conn)
+	require.NoError(t, err)
+	ss.Handle(context.Background(), []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	return ss, conn
+}
+
 // A retried send (same idempotency key, new request ID) returns an earlier
 // message; relaying it must not move the session's cursor back, or the own
 // messages after it would be sent again as events after their results.
@@ -128,10 +139,7 @@ func TestRelayOfRetriedSendKeepsTheCursor(t *testing.T) {
 	bus := &heldBus{LocalBus: attendance.NewLocalBus()}
 	eng, srv := newInternalServer(t, bus)
 	ben := attendance.BeneficiaryPrincipal("b1")
-	conn := &frameConn{}
-	ss, err := srv.Attach(ctx, ben, conn)
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	ss, conn := helloSession(t, srv, ben)
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
 	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
@@ -174,13 +182,9 @@ func TestRelayReachesABusySession(t *testing.T) {
 	require.NoError(t, err)
 	// Two sessions of the beneficiary (a phone and a browser): both
 	// stream the conversation.
-	phone, browser := &frameConn{}, &frameConn{}
-	sPhone, err := srv.Attach(ctx, ben, phone)
-	require.NoError(t, err)
-	sBrowser, err := srv.Attach(ctx, ben, browser)
-	require.NoError(t, err)
+	sPhone, phone := helloSession(t, srv, ben)
+	sBrowser, browser := helloSession(t, srv, ben)
 	for _, ss := range []*Session{sPhone, sBrowser} {
-		ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
 		require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 	}
 
@@ -208,10 +212,7 @@ func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 	ben := attendance.BeneficiaryPrincipal("b1")
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
-	conn := &frameConn{}
-	ss, err := srv.Attach(ctx, ben, conn)
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	ss, conn := helloSession(t, srv, ben)
 	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 
 	ss.mu.Lock()
@@ -274,13 +275,8 @@ func TestSessionsLeaveNoIndexBehind(t *testing.T) {
 	require.NoError(t, err)
 	waiting, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
-	hello := func(p attendance.Principal) *Session {
-		ss, err := srv.Attach(ctx, p, &frameConn{})
-		require.NoError(t, err)
-		ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-		return ss
-	}
-	phone, browser := hello(ben), hello(ben)
+	phone, _ := helloSession(t, srv, ben)
+	browser, _ := helloSession(t, srv, ben)
 	for _, ss := range []*Session{phone, browser} {
 		require.Eventually(t, settled(ss, waiting.ID, waiting.LastSeq), 5*time.Second, time.Millisecond)
 	}
@@ -295,7 +291,7 @@ func TestSessionsLeaveNoIndexBehind(t *testing.T) {
 
 	// The agent takes the chat, then finalizes it: its session follows the
 	// chat, then drops it.
-	desk := hello(agent)
+	desk, _ := helloSession(t, srv, agent)
 	_, err = eng.SetPresence(ctx, agent, attendance.PresenceOnline)
 	require.NoError(t, err)
 	_, err = eng.Accept(ctx, agent, waiting.ID)
@@ -329,9 +325,7 @@ func TestClosedWaitingSessionLeavesTheQueueIndex(t *testing.T) {
 	ben := attendance.BeneficiaryPrincipal("b1")
 	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
 	require.NoError(t, err)
-	ss, err := srv.Attach(ctx, ben, &frameConn{})
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	ss, _ := helloSession(t, srv, ben)
 	require.Eventually(t, settled(ss, c.ID, c.LastSeq), 5*time.Second, time.Millisecond)
 	srv.mu.RLock()
 	require.Len(t, srv.byQueue["q1"], 1, "the waiting session follows its queue position")
