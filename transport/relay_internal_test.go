@@ -102,7 +102,7 @@ func settled(ss *Session, convID string, seq int64) func() bool {
 
 // newInternalServer starts an engine on a memory store and bus, and a
 // server over it that lets anyone in (sessions are attached directly).
-func newInternalServer(t *testing.T, bus attendance.Bus) (*attendance.Engine, *Server) {
+func newInternalServer(t *testing.T, bus attendance.Bus, configure ...func(*Config)) (*attendance.Engine, *Server) {
 	t.Helper()
 	eng, err := attendance.New(memory.New(), &attendance.Config{
 		Bus:             bus,
@@ -111,9 +111,13 @@ func newInternalServer(t *testing.T, bus attendance.Bus) (*attendance.Engine, *S
 		FinalizeReasons: []attendance.FinalizeReason{{ID: "solved", Label: "Solved"}},
 	})
 	require.NoError(t, err)
-	srv, err := NewServer(eng, &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
+	cfg := &Config{Authenticate: func(context.Context, AuthenticateEvent) (AuthenticateReply, error) {
 		return AuthenticateReply{}, nil
-	}})
+	}}
+	for _, f := range configure {
+		f(cfg)
+	}
+	srv, err := NewServer(eng, cfg)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start(t.Context()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })

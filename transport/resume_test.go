@@ -127,6 +127,41 @@ func tinyClient() *http.Client {
 	}}}
 }
 
+// A history much longer than the outbound buffer, through a small socket
+// send buffer, reaches a client that reads at its own pace on one
+// connection: the server sends it as fast as the client takes it, never as
+// a flood that closes the connection as a slow reader (before pacing, this
+// took about 200 reconnections).
+func TestLongHistoryOverASlowLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{
+		cfg:      func(c *transport.Config) { c.OutboundBuffer = 8 },
+		listener: func(hs *httptest.Server) { hs.Listener = tinyBuffers{hs.Listener} },
+	})
+	ctx := ctxT(t)
+	ben := attendance.BeneficiaryPrincipal("far")
+	c, err := e.eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	body := strings.Repeat("y", 4000)
+	const n = 100
+	for i := range n {
+		_, err := e.eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: fmt.Sprintf("%03d%s", i, body)})
+		require.NoError(t, err)
+	}
+
+	far := e.dial("beneficiary", "far", func(c *client.Config) { c.EventBuffer = 1 })
+	ev := record(far)
+	ev.wait(t, "the whole history", func(r *recorder) bool { return len(r.texts(c.ID)) == n && r.has(transport.EventSynced, "") })
+	ev.mu.Lock()
+	requireContiguous(t, ev.msgs[c.ID])
+	for i, body := range ev.texts(c.ID) {
+		require.True(t, strings.HasPrefix(body, fmt.Sprintf("%03d", i)))
+	}
+	ev.mu.Unlock()
+	require.Equal(t, 1, far.Stats().Connects, "the history took reconnections")
+	require.Zero(t, far.Stats().Gaps)
+}
+
 // A reader that stops reading is disconnected with 1008 while another chat
 // keeps flowing; when it reads again it resumes with nothing lost.
 func TestSlowReader(t *testing.T) {
@@ -184,9 +219,10 @@ func TestSlowReader(t *testing.T) {
 	slowEv.block = nil
 	slowEv.mu.Unlock()
 	close(unblock)
-	// With 8 frames of outbound buffer and tiny socket buffers, the resume
-	// takes many disconnections and reconnections; under a loaded machine
-	// (the whole suite under -race, repeated) that can outlast 10 s.
+	// The client's receive buffer is smaller than a frame, which slows TCP
+	// itself to a crawl (window updates wait for the persist timer); under
+	// a loaded machine (the whole suite under -race, repeated) that can
+	// outlast 10 s.
 	slowEv.waitFor(t, "every message after resuming", time.Minute, func(r *recorder) bool { return len(r.texts(slowConv)) == n })
 	slowEv.mu.Lock()
 	requireContiguous(t, slowEv.msgs[slowConv])

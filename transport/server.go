@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
@@ -62,7 +63,9 @@ type Config struct {
 	MaxConnectionsPerPrincipal int
 	// OutboundBuffer is how many server frames may wait for a slow reader;
 	// when it is full the connection is closed with status 1008 and the
-	// client resumes from its last sequence numbers. Defaults to 512.
+	// client resumes from its last sequence numbers. A backlog (after a
+	// hello, or a watch) is queued only while fewer than half of it wait,
+	// and continues as the client reads (see Drainer). Defaults to 512.
 	OutboundBuffer int
 	// WriteTimeout bounds one frame write; a write that takes longer closes
 	// the connection. It is checked every WriteTimeout/4 (at least every
@@ -89,7 +92,9 @@ type Config struct {
 	// MaxResume caps the conversations named in one hello. Defaults to 1000.
 	MaxResume int
 	// Workers is how many goroutines read the engine for connections with
-	// pending notifications. Defaults to 4 * GOMAXPROCS.
+	// pending notifications. A worker whose catch-up waits for a slow
+	// client (see OutboundBuffer) is replaced while it waits, so Workers
+	// counts the ones that do not wait. Defaults to 4 * GOMAXPROCS.
 	Workers int
 
 	// Blobs stores attachments. Defaults to nil: the attachment handler
@@ -195,14 +200,16 @@ type Server struct {
 	// conversation's streamers are its participants and a few watchers),
 	// which the relay and the dispatcher walk on every message: a slice
 	// reads faster there than a map. A queue may have thousands waiting.
-	byAgent   map[string][]*Session // agents and supervisors, by ID
-	byBenef   map[string][]*Session
-	byConv    map[string][]*Session            // sessions streaming a conversation
-	byQueue   map[string]map[*Session]struct{} // beneficiary sessions waiting in a queue
-	perPrinc  map[attendance.Principal]int
-	nextSess  uint64
-	sub       *attendance.Subscription
-	runq      runQueue
+	byAgent  map[string][]*Session // agents and supervisors, by ID
+	byBenef  map[string][]*Session
+	byConv   map[string][]*Session            // sessions streaming a conversation
+	byQueue  map[string]map[*Session]struct{} // beneficiary sessions waiting in a queue
+	perPrinc map[attendance.Principal]int
+	nextSess uint64
+	sub      *attendance.Subscription
+	runq     runQueue
+	// spares counts the workers owed back after a wait (spareWorker).
+	spares    atomic.Int64
 	wg        sync.WaitGroup
 	handlerWS http.Handler
 }
@@ -632,10 +639,16 @@ func (q *runQueue) push(ss *Session) {
 	q.mu.Unlock()
 }
 
-func (q *runQueue) pop() (*Session, bool) {
+// pop returns the next session, waiting for one; it returns false when the
+// queue is closed, or when retire, asked before each wait, says the
+// calling worker is one too many.
+func (q *runQueue) pop(retire func() bool) (*Session, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.head == len(q.items) && !q.closed {
+		if retire() {
+			return nil, false
+		}
 		q.cond.Wait()
 	}
 	if q.closed {
@@ -653,6 +666,13 @@ func (q *runQueue) pop() (*Session, bool) {
 	return ss, true
 }
 
+// wakeOne wakes a waiting worker, if any, to see whether it should retire.
+func (q *runQueue) wakeOne() {
+	q.mu.Lock()
+	q.cond.Signal()
+	q.mu.Unlock()
+}
+
 func (q *runQueue) close() {
 	q.mu.Lock()
 	q.closed = true
@@ -663,11 +683,42 @@ func (q *runQueue) close() {
 func (s *Server) work(ctx context.Context) {
 	defer s.wg.Done()
 	for {
-		ss, ok := s.runq.pop()
+		ss, ok := s.runq.pop(s.retire)
 		if !ok {
 			return
 		}
 		ss.run(ctx)
+		if s.retire() {
+			return
+		}
+	}
+}
+
+// spareWorker starts a worker in place of the calling one, which is about
+// to wait for a slow connection (Session.pace), and returns the function
+// to call when the wait ends: then the first worker found idle or done
+// with a pass retires, so the pool keeps Config.Workers goroutines that do
+// not wait.
+func (s *Server) spareWorker(ctx context.Context) (waited func()) {
+	s.wg.Add(1)
+	go s.work(ctx)
+	return func() {
+		s.spares.Add(1)
+		s.runq.wakeOne()
+	}
+}
+
+// retire reports whether the calling worker should end, one spare being
+// owed back.
+func (s *Server) retire() bool {
+	for {
+		n := s.spares.Load()
+		if n == 0 {
+			return false
+		}
+		if s.spares.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 

@@ -47,6 +47,26 @@ type Conn interface {
 	Close(reason CloseReason, message string)
 }
 
+// Drainer is an optional interface of a Conn that lets a session pace a
+// catch-up (a resume, a first connection, a watch) by what the client
+// actually reads: the history is sent while fewer than half of
+// Config.OutboundBuffer frames wait, and continues once the connection has
+// written them down to a quarter or less. Over a Conn without it, a history longer
+// than the buffer that the client cannot take as fast as the store yields
+// it closes the connection as a slow reader, and each reconnection gets a
+// little further.
+type Drainer interface {
+	// Queued returns how many frames wait to be written.
+	Queued() int
+	// OnDrained calls f once, from any goroutine and without blocking
+	// the caller: when fewer than n frames wait (at once if that is
+	// already so), or when the connection closes. It may call it later
+	// than the first moment that is true (the WebSocket Conn looks between
+	// the batches it writes). A session has at most one f waiting at a
+	// time.
+	OnDrained(n int, f func())
+}
+
 // Pinger is an optional interface of a Conn whose wire has its own liveness
 // probe (WebSocket ping). The session calls it with every heartbeat, in a
 // goroutine of its own, and closes the connection when it fails.
@@ -81,6 +101,9 @@ type Session struct {
 	synced    bool
 	resync    bool // re-read every conversation followed (NotifyResync)
 	timers    []*time.Timer
+	// wake ends a paced catch-up's wait for the connection to drain (see
+	// pace); set only while one waits.
+	wake func()
 	// own holds, per conversation, the seqs of messages this connection
 	// sent whose send result has been queued to it: the result carries the
 	// message, so the worker does not send it again as an event (see
@@ -198,6 +221,9 @@ func (ss *Session) Close() {
 		t.Stop()
 	}
 	clear(ss.pending)
+	if ss.wake != nil {
+		ss.wake()
+	}
 	ss.mu.Unlock()
 	// The worker side may still run once; it checks closed before indexing.
 	ss.srv.detach(ss)
@@ -805,7 +831,9 @@ func (ss *Session) pass(ctx context.Context, pending map[string]attendance.Notif
 		if _, known := ss.convs[id]; known {
 			continue
 		}
-		if !ss.conversation(ctx, id, nil, seq, true, reads[id]) {
+		// Paced per conversation too (the snapshots and read marks of a
+		// hello resuming many conversations), not only per message.
+		if !ss.pace(ctx) || !ss.conversation(ctx, id, nil, seq, true, reads[id]) {
 			return false
 		}
 		delete(pending, id)
@@ -886,7 +914,12 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 	snapshot := isNew
 	if fetch {
 		batch := ss.srv.cfg.HistoryBatch
-		for {
+		for first := true; ; first = false {
+			if !first {
+				// A send since the last batch (while the catch-up waited
+				// for the client, say) is in this one: skip it too.
+				own = ss.skipOwn(id, cs)
+			}
 			ms, err := eng.Messages(ctx, ss.p, id, cs.seq, batch)
 			if err != nil {
 				if gone(err) {
@@ -899,6 +932,9 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 				if len(own) > 0 && slices.Contains(own, m.Seq) {
 					cs.seq = m.Seq // sent by this connection; its result carried it
 					continue
+				}
+				if isWatch && !ss.pace(ctx) {
+					return false
 				}
 				if !ss.emit(ServerFrame{Type: EventMessage, ConversationID: id, Seq: m.Seq, msg: m}, false) {
 					return false
@@ -934,6 +970,49 @@ func (ss *Session) conversation(ctx context.Context, id string, n *attendance.No
 		}
 	}
 	return ss.published(id, cs)
+}
+
+// pace lets a backlog's catch-up go on only while fewer than half of the
+// outbound buffer's frames wait (when the Conn is a Drainer). Otherwise it
+// waits until the connection has written them down to a quarter or less,
+// and a spare worker serves the other sessions meanwhile; the session
+// stays held, so doorbells for it gather in pending. It returns false when
+// the session closed, or when the server stopped (Server.Stop fails every
+// session before it cancels ctx, so no live session is left half caught
+// up). Called on a worker only (Server.work), never on a sender's
+// goroutine (catchUp).
+func (ss *Session) pace(ctx context.Context) bool {
+	d, ok := ss.conn.(Drainer)
+	high := max(ss.srv.cfg.OutboundBuffer/2, 1)
+	if !ok || d.Queued() < high {
+		return true
+	}
+	drained := make(chan struct{})
+	var once sync.Once
+	wake := func() { once.Do(func() { close(drained) }) }
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return false
+	}
+	ss.wake = wake
+	ss.mu.Unlock()
+	d.OnDrained(max(high/2, 1), wake)
+	select {
+	case <-drained: // already written meanwhile
+	default:
+		waited := ss.srv.spareWorker(ctx)
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+		waited()
+	}
+	ss.mu.Lock()
+	ss.wake = nil
+	closed := ss.closed
+	ss.mu.Unlock()
+	return !closed && ctx.Err() == nil
 }
 
 // maxOwn caps the seqs remembered per conversation in Session.own; when it

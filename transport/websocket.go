@@ -171,9 +171,13 @@ type wsConn struct {
 	writeTimeout time.Duration
 	writeStart   atomic.Int64 // monotonic ns (clock) of the write in progress, 0 if none
 
-	mu      sync.Mutex
-	queue   [][]byte
-	spare   [][]byte
+	mu       sync.Mutex
+	queue    [][]byte
+	spare    [][]byte
+	inFlight int // frames of the batch being written
+	// drained waits for fewer than drainAt frames to wait (Drainer).
+	drained func()
+	drainAt int
 	writing bool
 	held    bool // the reader is handling a frame and will flush after it
 	closed  bool
@@ -186,6 +190,45 @@ type wsConn struct {
 
 var _ Conn = (*wsConn)(nil)
 var _ Pinger = (*wsConn)(nil)
+var _ Drainer = (*wsConn)(nil)
+
+// Queued implements Drainer.
+func (w *wsConn) Queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue) + w.inFlight
+}
+
+// OnDrained implements Drainer.
+func (w *wsConn) OnDrained(n int, f func()) {
+	w.mu.Lock()
+	if w.closed || len(w.queue)+w.inFlight < n {
+		w.mu.Unlock()
+		f()
+		return
+	}
+	w.drained, w.drainAt = f, n
+	w.mu.Unlock()
+}
+
+// takeDrained returns the drain callback when it is due (or the connection
+// closed), clearing it; the caller runs it after unlocking. Called with
+// w.mu held.
+func (w *wsConn) takeDrained() func() {
+	f := w.drained
+	if f == nil || !w.closed && len(w.queue)+w.inFlight >= w.drainAt {
+		return nil
+	}
+	w.drained = nil
+	return f
+}
+
+// callIf calls f when it is not nil.
+func callIf(f func()) {
+	if f != nil {
+		f()
+	}
+}
 
 func (w *wsConn) attach(c *websocket.Conn) bool {
 	w.mu.Lock()
@@ -293,10 +336,13 @@ const (
 func (w *wsConn) writeLoop(once loopMode) {
 	for {
 		w.mu.Lock()
+		w.inFlight = 0
+		drained := w.takeDrained()
 		if len(w.queue) == 0 {
 			w.writing = false
 			closing := w.closed && w.closing != nil
 			w.mu.Unlock()
+			callIf(drained)
 			if closing {
 				w.closeNow()
 			}
@@ -307,6 +353,7 @@ func (w *wsConn) writeLoop(once loopMode) {
 			// over (w.writing stays set), so the reader goes back to
 			// reading.
 			w.mu.Unlock()
+			callIf(drained)
 			go w.writeLoop(writer)
 			return
 		}
@@ -315,7 +362,9 @@ func (w *wsConn) writeLoop(once loopMode) {
 		}
 		batch := w.queue
 		w.queue, w.spare = w.spare[:0], nil
+		w.inFlight = len(batch)
 		w.mu.Unlock()
+		callIf(drained)
 		for i, b := range batch {
 			w.writeStart.Store(clock())
 			err := w.c.Write(context.Background(), websocket.MessageText, b)
@@ -325,8 +374,10 @@ func (w *wsConn) writeLoop(once loopMode) {
 				w.mu.Lock()
 				wasClosing := w.closing != nil
 				w.closed, w.writing = true, false
-				w.queue = nil
+				w.queue, w.inFlight = nil, 0
+				closedDrained := w.takeDrained()
 				w.mu.Unlock()
+				callIf(closedDrained)
 				w.c.CloseNow()
 				if wasClosing {
 					w.closeNow()
@@ -366,10 +417,12 @@ func (w *wsConn) Close(reason CloseReason, message string) {
 	if len(w.queue) >= w.max {
 		w.queue = nil
 	}
+	drained := w.takeDrained()
 	c := w.c
 	if c == nil {
 		w.queue = nil
 		w.mu.Unlock()
+		callIf(drained)
 		return
 	}
 	w.closing = make(chan struct{})
@@ -378,6 +431,7 @@ func (w *wsConn) Close(reason CloseReason, message string) {
 	// written.
 	drain := w.writing || (w.held && w.ready && len(w.queue) > 0)
 	w.mu.Unlock()
+	callIf(drained)
 	if !drain {
 		go w.closeNow()
 	}
