@@ -52,7 +52,9 @@ type Config struct {
 	Bus Bus
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
-	// NewID makes conversation and message IDs. Defaults to random UUIDs.
+	// NewID makes conversation and message IDs. Defaults to random
+	// (version 4) UUIDs from crypto/rand; uuid.SetRand does not apply to
+	// them, so set NewID where IDs must be deterministic (tests, replays).
 	NewID func() string
 	// Logger receives operational logs, never message bodies nor documents.
 	// Defaults to discarding.
