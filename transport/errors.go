@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/mosiachat/mosiachat/attendance"
@@ -145,5 +146,29 @@ func errorBody(err error) *ErrorBody {
 	if errors.As(err, &fe) {
 		msg = fe.Message
 	}
-	return &ErrorBody{Code: code, Message: msg}
+	body := &ErrorBody{Code: code, Message: msg}
+	var se *SequenceError
+	if errors.As(err, &se) {
+		body.ConversationID = se.ConversationID
+	}
+	return body
 }
+
+// SequenceError is an ErrInvalidSequence about one conversation's cursor
+// (in a hello's resume map or a watch), which the error reply names in
+// conversation_id so that a client can drop just that cursor.
+type SequenceError struct {
+	ConversationID string
+	Seq            int64 // the cursor refused
+	Newest         int64 // the conversation's newest seq
+}
+
+func (e *SequenceError) Error() string {
+	if e.Seq < 0 {
+		return fmt.Sprintf("%v: negative sequence %d for conversation %.64q", ErrInvalidSequence, e.Seq, e.ConversationID)
+	}
+	return fmt.Sprintf("%v: conversation %s has no sequence %d (newest is %d)", ErrInvalidSequence, e.ConversationID, e.Seq, e.Newest)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidSequence) hold.
+func (e *SequenceError) Unwrap() error { return ErrInvalidSequence }

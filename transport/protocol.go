@@ -105,6 +105,9 @@ type ErrorBody struct {
 	Message string `json:"message"`
 	// RetryAfterMS is set with CodeRateLimited.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+	// ConversationID is set with CodeInvalidSequence: the conversation
+	// whose cursor was refused.
+	ConversationID string `json:"conversation_id,omitempty"`
 }
 
 // Limits limits of a connection, announced in the hello result.

@@ -515,7 +515,7 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 			return nil, err
 		}
 		if a.AfterSeq < 0 || a.AfterSeq > c.LastSeq {
-			return nil, fmt.Errorf("%w: conversation %s has no sequence %d", ErrInvalidSequence, c.ID, a.AfterSeq)
+			return nil, &SequenceError{ConversationID: c.ID, Seq: a.AfterSeq, Newest: c.LastSeq}
 		}
 		*after = func() {
 			ss.mu.Lock()
@@ -571,7 +571,7 @@ func (ss *Session) doHello(ctx context.Context, f ClientFrame, after *func()) (a
 	var removed []string
 	for id, seq := range h.Resume {
 		if seq < 0 {
-			return nil, fmt.Errorf("%w: negative sequence for conversation %.64q", ErrInvalidSequence, id)
+			return nil, &SequenceError{ConversationID: id, Seq: seq}
 		}
 		c, err := eng.AuthorizeView(ctx, ss.p, id)
 		switch {
@@ -582,7 +582,7 @@ func (ss *Session) doHello(ctx context.Context, f ClientFrame, after *func()) (a
 			return nil, err
 		}
 		if seq > c.LastSeq {
-			return nil, fmt.Errorf("%w: conversation %s has no sequence %d (newest is %d)", ErrInvalidSequence, id, seq, c.LastSeq)
+			return nil, &SequenceError{ConversationID: id, Seq: seq, Newest: c.LastSeq}
 		}
 		start[id] = seq
 	}

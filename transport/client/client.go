@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -33,11 +34,16 @@ type Config struct {
 	// MaxBackoff caps the wait between reconnections. Defaults to 5s.
 	MaxBackoff time.Duration
 	// EventBuffer is the capacity of the Events channel. While it is full
-	// the client stops reading the socket; if that lasts, the server closes
-	// the connection as a slow reader and the client resumes. Defaults to
-	// 1024.
+	// the client stops reading the socket, replies included: a command
+	// whose reply is awaited on the goroutine that reads Events can then
+	// wait until its ctx ends (see the package doc). If that lasts, the
+	// server closes the connection as a slow reader and the client
+	// resumes. Defaults to 1024.
 	EventBuffer int
-	// MaxFrameBytes caps a server frame. Defaults to 1 MiB.
+	// MaxFrameBytes caps a server frame. The largest the server sends is a
+	// history reply: up to Config.HistoryBatch messages (200 by default)
+	// of up to the engine's MaxMessageBytes each, escaped. Defaults to
+	// 16 MiB.
 	MaxFrameBytes int64
 	// Resume seeds the cursors (conversation ID -> last sequence seen), for
 	// a client that kept them across restarts. Defaults to none.
@@ -124,6 +130,9 @@ type Client struct {
 	principal attendance.Principal
 	stats     Stats
 	nextID    uint64
+
+	// refused carries the refusal of the first hello to Dial.
+	refused chan error
 }
 
 type conn struct {
@@ -163,7 +172,7 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 		c.EventBuffer = 1024
 	}
 	if c.MaxFrameBytes <= 0 {
-		c.MaxFrameBytes = 1 << 20
+		c.MaxFrameBytes = 16 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -181,6 +190,7 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 		sends:     make(map[string]bool),
 		held:      make(map[string]map[int64]json.RawMessage),
 		early:     make(map[string][]int64),
+		refused:   make(chan error, 1),
 	}
 	for k, v := range c.Resume {
 		cl.cursors[k] = v
@@ -189,12 +199,14 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	first := cl.connected // serve replaces it (under mu) after a drop
 	go cl.run(ws)
 	select {
-	case <-cl.connected:
+	case <-first:
 		return cl, nil
-	case <-cl.done:
-		return nil, fmt.Errorf("client: connection ended during the hello")
+	case err := <-cl.refused:
+		cl.Close()
+		return nil, err
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
@@ -296,7 +308,12 @@ func (c *Client) run(ws *websocket.Conn) {
 	backoff := c.cfg.MinBackoff
 	for {
 		if ws != nil {
-			if c.serve(ws) {
+			start := time.Now()
+			// The backoff starts over only after a connection that
+			// lasted: one the server accepts and then closes at once (a
+			// slow reader, a failing engine) must not be retried in a
+			// tight loop.
+			if c.serve(ws) && time.Since(start) >= c.cfg.MaxBackoff {
 				backoff = c.cfg.MinBackoff
 			}
 		}
@@ -347,7 +364,12 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 			c.connected = make(chan struct{})
 		}
 		c.mu.Unlock()
-		c.failPending(ErrConnectionLost, false)
+		select {
+		case <-c.closing:
+			c.failPending(ErrClosed, true)
+		default:
+			c.failPending(ErrConnectionLost, false)
+		}
 	}()
 
 	hello, _ := json.Marshal(transport.ClientFrame{Type: transport.CmdHello, ID: helloID, Data: mustJSON(transport.HelloParams{Protocol: transport.ProtocolVersion, Resume: resume})})
@@ -363,12 +385,15 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 	if err := c.write(ctx, ws, hello); err != nil {
 		return false
 	}
+	alive := newLiveness(ws)
+	defer alive.stop()
 	for {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
 			c.log.Info("client: connection ended", "err", err)
 			return helloed
 		}
+		alive.heard()
 		var f transport.ServerFrame
 		if err := json.Unmarshal(data, &f); err != nil {
 			c.log.Warn("client: unreadable frame", "err", err)
@@ -378,18 +403,13 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 		case transport.FrameResult, transport.FrameError:
 			if f.ID == helloID {
 				if f.Type == transport.FrameError {
-					c.log.Warn("client: hello refused", "code", f.Error.Code, "message", f.Error.Message)
-					if f.Error.Code == transport.CodeInvalidSequence {
-						// Cursors the server cannot honour: start those over.
-						c.mu.Lock()
-						clear(c.cursors)
-						c.mu.Unlock()
-					}
+					c.helloRefused(f.Error)
 					return false
 				}
 				var hr transport.HelloResult
 				_ = json.Unmarshal(f.Data, &hr)
 				helloed = true
+				alive.expect(time.Duration(hr.HeartbeatMS) * time.Millisecond)
 				c.ready(cn, hr)
 				continue
 			}
@@ -403,6 +423,93 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 		}
 	}
 }
+
+// helloRefused handles an error reply to the hello. A cursor the server
+// cannot honour (invalid_sequence) is dropped, that conversation starting
+// over, and the client tries again; any other refusal of the first hello
+// ends Dial with it, and a later one is retried with backoff.
+func (c *Client) helloRefused(body *transport.ErrorBody) {
+	if body == nil {
+		body = &transport.ErrorBody{Code: transport.CodeInternal, Message: "hello refused without a reason"}
+	}
+	c.log.Warn("client: hello refused", "code", body.Code, "message", body.Message)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if body.Code == transport.CodeInvalidSequence {
+		if id := body.ConversationID; id != "" {
+			delete(c.cursors, id)
+			delete(c.held, id)
+			delete(c.early, id)
+		} else {
+			clear(c.cursors) // a server that does not name the conversation
+		}
+		return
+	}
+	if c.stats.Connects == 0 {
+		select {
+		case c.refused <- &Error{Code: body.Code, Message: body.Message}:
+		default:
+		}
+	}
+}
+
+// liveness closes a connection on which nothing has been heard for two
+// heartbeat intervals (the server sends one every interval, see the hello
+// result), or for helloTimeout before the hello's reply: a link that died
+// without a word (a NAT that forgot it, a hung proxy) is then noticed and
+// replaced.
+type liveness struct {
+	last  atomic.Int64 // unix nanoseconds of the last frame heard
+	limit atomic.Int64 // nanoseconds of silence tolerated
+	rearm chan struct{}
+	done  chan struct{}
+}
+
+// helloTimeout is how long a connection may wait for the hello's reply.
+const helloTimeout = 20 * time.Second
+
+func newLiveness(ws *websocket.Conn) *liveness {
+	l := &liveness{rearm: make(chan struct{}, 1), done: make(chan struct{})}
+	l.last.Store(time.Now().UnixNano())
+	l.limit.Store(int64(helloTimeout))
+	go func() {
+		// Looks a few times per limit: a silence is noticed within 1.25
+		// limits.
+		t := time.NewTimer(helloTimeout / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.done:
+				return
+			case <-l.rearm:
+			case <-t.C:
+			}
+			limit := time.Duration(l.limit.Load())
+			if time.Since(time.Unix(0, l.last.Load())) > limit {
+				ws.CloseNow()
+				return
+			}
+			t.Reset(max(limit/4, 10*time.Millisecond))
+		}
+	}()
+	return l
+}
+
+// heard records a frame.
+func (l *liveness) heard() { l.last.Store(time.Now().UnixNano()) }
+
+// expect sets the tolerated silence from the server's heartbeat interval.
+func (l *liveness) expect(heartbeat time.Duration) {
+	if heartbeat > 0 {
+		l.limit.Store(int64(2 * heartbeat))
+		select {
+		case l.rearm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (l *liveness) stop() { close(l.done) }
 
 func (c *Client) write(ctx context.Context, ws *websocket.Conn, b []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -575,7 +682,9 @@ func (c *Client) failPending(err error, all bool) {
 	c.mu.Lock()
 	var failed []*request
 	for id, r := range c.pending {
-		if all || !r.retry {
+		// A command not written yet (sentOn nil) waits for the next
+		// connection: it cannot have run.
+		if all || !r.retry && r.sentOn != nil {
 			delete(c.pending, id)
 			failed = append(failed, r)
 		} else {
@@ -629,6 +738,9 @@ func (c *Client) Do(ctx context.Context, typ string, params any, out any) error 
 }
 
 func (c *Client) do(ctx context.Context, typ string, params any, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(params)
 	if err != nil {
 		return fmt.Errorf("client: encode %s: %w", typ, err)
@@ -662,7 +774,10 @@ func (c *Client) do(ctx context.Context, typ string, params any, out any) error 
 	}
 	c.mu.Unlock()
 	if cur != nil {
-		_ = c.write(ctx, cur.ws, frame) // a failed write shows up as a dropped connection
+		// Not with ctx: a write whose ctx ends closes the connection, for
+		// every command on it. A failed write shows up as a dropped
+		// connection.
+		_ = c.write(context.Background(), cur.ws, frame)
 	}
 	select {
 	case f, ok := <-r.reply:

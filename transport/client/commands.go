@@ -106,12 +106,22 @@ func (c *Client) QueueStatus(ctx context.Context, conversationID string) (transp
 // afterSeq (supervisors following a chat).
 func (c *Client) Watch(ctx context.Context, conversationID string, afterSeq int64) (attendance.Conversation, error) {
 	c.mu.Lock()
-	if _, ok := c.cursors[conversationID]; !ok {
+	_, known := c.cursors[conversationID]
+	if !known {
 		c.cursors[conversationID] = afterSeq
 	}
 	c.mu.Unlock()
 	var conv attendance.Conversation
 	err := c.Do(ctx, transport.CmdWatch, transport.WatchParams{ConversationID: conversationID, AfterSeq: afterSeq}, &conv)
+	if err != nil && !known {
+		// Not watched after all: a cursor the server refused would make
+		// the next hello fail.
+		c.mu.Lock()
+		if c.cursors[conversationID] == afterSeq {
+			delete(c.cursors, conversationID)
+		}
+		c.mu.Unlock()
+	}
 	return conv, err
 }
 

@@ -60,16 +60,22 @@ func Example() {
 	if _, err := ben.Open(ctx, "billing"); err != nil {
 		log.Fatal(err)
 	}
+	// Commands answer events from a goroutine of their own, so that the
+	// loop reading Events never waits for a reply (see Concurrency).
+	accepted := make(chan attendance.State, 1)
 	for ev := range agent.Events() {
 		if ev.Type != transport.EventOffer {
 			continue
 		}
-		conv, err := agent.Accept(ctx, ev.ConversationID)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Println("accepted:", conv.State)
+		go func(id string) {
+			conv, err := agent.Accept(ctx, id)
+			if err != nil {
+				log.Fatal(err)
+			}
+			accepted <- conv.State
+		}(ev.ConversationID)
 		break
 	}
+	fmt.Println("accepted:", <-accepted)
 	// Output: accepted: active
 }

@@ -1,0 +1,123 @@
+package transport_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/transport"
+	"github.com/mosiachat/mosiachat/transport/client"
+)
+
+// A watch refused for its cursor leaves the client's other cursors alone:
+// after a reconnection the supervisor still follows the chat it watched,
+// and nothing is delivered twice.
+func TestRefusedWatchKeepsTheOtherCursors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile}})
+	ctx := ctxT(t)
+	ana, ben := e.dial("agent", "ana"), e.dial("beneficiary", "b1")
+	anaEv := record(ana)
+	record(ben)
+	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c1 := startChat(t, ctx, ben, ana, anaEv, "billing")
+	c2 := startChat(t, ctx, ben, ana, anaEv, "exams")
+	sup := e.dial("supervisor", "sue")
+	supEv := record(sup)
+	_, err = sup.Watch(ctx, c1, 0)
+	require.NoError(t, err)
+	_, err = sup.Watch(ctx, c2, 1000) // a cursor the conversation never had
+	requireClientCode(t, err, transport.CodeInvalidSequence)
+	_, known := sup.Cursors()[c2]
+	require.False(t, known, "the refused watch left its cursor")
+
+	sup.Drop()
+	_, err = ben.SendText(ctx, c1, "after the drop")
+	require.NoError(t, err)
+	supEv.wait(t, "the new message on the watched chat", func(r *recorder) bool {
+		ts := r.texts(c1)
+		return len(ts) > 0 && ts[len(ts)-1] == "after the drop"
+	})
+	supEv.mu.Lock()
+	defer supEv.mu.Unlock()
+	requireContiguous(t, supEv.msgs[c1])
+	require.Zero(t, sup.Stats().Duplicates)
+}
+
+// A client seeded with one cursor the server refuses (a restored backup,
+// say) drops that one and resumes the others from where they were: no
+// message is delivered twice.
+func TestRefusedResumeCursorIsDroppedAlone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile}})
+	ctx := ctxT(t)
+	ana, ben := e.dial("agent", "ana"), e.dial("beneficiary", "b1")
+	anaEv := record(ana)
+	record(ben)
+	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c1 := startChat(t, ctx, ben, ana, anaEv, "billing")
+	c2 := startChat(t, ctx, ben, ana, anaEv, "exams")
+	for i := range 3 {
+		_, err := ana.SendText(ctx, c1, fmt.Sprint("m", i))
+		require.NoError(t, err)
+	}
+	conv, err := e.eng.Conversation(ctx, attendance.BeneficiaryPrincipal("b1"), c1)
+	require.NoError(t, err)
+
+	dev := e.dial("beneficiary", "b1", func(c *client.Config) {
+		c.Resume = map[string]int64{c1: conv.LastSeq, c2: 1000}
+	})
+	devEv := record(dev)
+	_, err = ana.SendText(ctx, c1, "new")
+	require.NoError(t, err)
+	devEv.wait(t, "the new message", func(r *recorder) bool { return len(r.texts(c1)) == 1 })
+	devEv.mu.Lock()
+	require.Equal(t, []string{"new"}, devEv.texts(c1), "c1 was replayed from the start")
+	devEv.mu.Unlock()
+	devEv.wait(t, "c2 from the start", func(r *recorder) bool { return len(r.msgs[c2]) > 0 && r.msgs[c2][0].Seq == 1 })
+}
+
+// A command whose ctx has already ended does not cut the connection that
+// every other command shares.
+func TestCancelledCommandLeavesTheConnection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	c := e.dial("beneficiary", "b1")
+	record(c)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		require.ErrorIs(t, c.Ping(gone), context.Canceled)
+	}
+	require.NoError(t, c.Ping(ctxT(t)))
+	require.Equal(t, 1, c.Stats().Connects, "a cancelled command cut the connection")
+}
+
+// A history reply at the server's limits (HistoryBatch messages of the
+// engine's largest size, every byte escaped) fits the client's default
+// frame limit.
+func TestLargestHistoryReplyFitsTheClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	ben := attendance.BeneficiaryPrincipal("b1")
+	c, err := e.eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	body := strings.Repeat("<", 4096) // the engine's default limit; \u003c: 6 bytes each in JSON
+	for range 200 {
+		_, err := e.eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: body})
+		require.NoError(t, err)
+	}
+	cl := e.dial("beneficiary", "b1")
+	record(cl)
+	ms, err := cl.History(ctx, c.ID, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, ms, 200)
+	require.Equal(t, 1, cl.Stats().Connects)
+}
