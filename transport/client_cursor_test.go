@@ -121,3 +121,19 @@ func TestLargestHistoryReplyFitsTheClient(t *testing.T) {
 	require.Len(t, ms, 200)
 	require.Equal(t, 1, cl.Stats().Connects)
 }
+
+// A command refused because it came before the hello did not run: sent
+// again with the same ID after the hello, it runs (the refusal is not
+// replayed from the reply cache).
+func TestCommandBeforeHelloRunsWhenSentAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	r := e.raw("beneficiary", "b1")
+	const open = `{"type":"open","id":"o1","data":{"subject_id":"billing"}}`
+	r.send(open)
+	requireCode(t, r.reply("o1"), transport.CodeHelloRequired)
+	r.hello()
+	r.send(open)
+	f := r.reply("o1")
+	require.Equal(t, transport.FrameResult, f.Type, "%+v", f.Error)
+}

@@ -352,8 +352,7 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 		}
 	}
 	b := encodeFrame(reply)
-	if !(err != nil && f.Type == CmdHello) {
-		// A failed hello may be retried with the same ID after a fix.
+	if err == nil || remembered(f.Type, reply.Error.Code) {
 		ss.replies.put(f.ID, b)
 	}
 	if !ss.deliver(b, false) {
@@ -371,6 +370,19 @@ func (ss *Session) Handle(ctx context.Context, data []byte) {
 	case after != nil:
 		after()
 	}
+}
+
+// remembered reports whether an error reply goes into the reply cache, so
+// that the same request ID gets it again. Not when the command did not run
+// and may be sent again with the same ID once the cause is gone: a failed
+// hello (fixed and retried), a command before the hello, a frame that
+// could not be read as the command, a transient failure of the engine.
+func remembered(typ string, code Code) bool {
+	switch code {
+	case CodeHelloRequired, CodeMalformedFrame, CodeUnavailable:
+		return false
+	}
+	return typ != CmdHello
 }
 
 // messageBuffers hold a sent message's encoding while Handle replies and
