@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,9 +132,11 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	if params.IdempotencyKey != "" {
 		// The same beneficiary and key always name the same conversation, so
 		// the store's unique ID turns a retry into a lookup.
-		id = uuid.NewSHA1(openNamespace, []byte(p.ID+"\x00"+params.IdempotencyKey)).String()
+		// The beneficiary's ID is length-prefixed: no other pair of ID and
+		// key names the same conversation, whatever bytes they hold.
+		id = uuid.NewSHA1(openNamespace, []byte(strconv.Itoa(len(p.ID))+":"+p.ID+params.IdempotencyKey)).String()
 		if c, err := e.store.GetConversation(ctx, id); err == nil {
-			return redactConversation(p, c), nil
+			return ownOpen(p, c)
 		}
 	}
 	open, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued, StateOffered, StateActive}})
@@ -161,7 +164,12 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	opened.Sender = p
 	c, _, err = e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
 	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
-		return e.reread(ctx, id) // a concurrent retry created it first
+		// A concurrent retry created it first.
+		c, err := e.reread(ctx, id)
+		if err != nil {
+			return Conversation{}, err
+		}
+		return ownOpen(p, c)
 	}
 	if err != nil {
 		return Conversation{}, err
@@ -333,6 +341,16 @@ func (e *Engine) Leave(ctx context.Context, p Principal, conversationID string) 
 
 // reread returns a conversation as it is after a write the caller made. The
 // write has happened, so a caller cancelled meanwhile still gets its result.
+// ownOpen returns the conversation an Open retry found, redacted for p,
+// after checking that it is p's (a different beneficiary's would mean the
+// IDs collided: refused rather than shown).
+func ownOpen(p Principal, c Conversation) (Conversation, error) {
+	if c.BeneficiaryID != p.ID {
+		return Conversation{}, fmt.Errorf("%w: idempotency key in use", ErrConflict)
+	}
+	return redactConversation(p, c), nil
+}
+
 func (e *Engine) reread(ctx context.Context, id string) (Conversation, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postCommitTimeout)
 	defer cancel()

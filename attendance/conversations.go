@@ -68,7 +68,9 @@ func (e *Engine) ownedBy(ctx context.Context, p Principal, id string, want State
 
 // AuthorizeView returns the conversation if p may read it: its beneficiary,
 // the agent it is offered or assigned to, a supervisor. Otherwise
-// ErrForbidden. Widgets and data providers check every fetch with it.
+// ErrForbidden. Widgets and data providers check every fetch with it. The
+// conversation is not redacted: show a beneficiary Conversation's result
+// instead, which hides the agents' internal notes.
 func (e *Engine) AuthorizeView(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
 	return e.conversationFor(ctx, p, conversationID, false)
 }
@@ -290,6 +292,14 @@ func (e *Engine) Messages(ctx context.Context, p Principal, conversationID strin
 		return nil, fmt.Errorf("%w: sequence %d is beyond the conversation's last (%d)", ErrInvalidArgument, afterSeq, c.LastSeq)
 	}
 	ms, err := e.store.ListMessages(ctx, ListMessagesFilter{ConversationID: c.ID, AfterSeq: afterSeq, Limit: limit})
+	// Only what existed while p's access was checked: the conversation
+	// may have left p (a transfer) and gained messages since.
+	for i, m := range ms {
+		if m.Seq > c.LastSeq {
+			ms = ms[:i]
+			break
+		}
+	}
 	return redactMessages(p, ms), err
 }
 

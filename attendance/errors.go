@@ -17,7 +17,9 @@ var (
 	ErrInvalidTransition = errors.New("attendance: invalid transition")
 	// ErrAgentAtCapacity: the agent's load (offered + active) is at Max.
 	ErrAgentAtCapacity = errors.New("attendance: agent at capacity")
-	// ErrAgentUnavailable: the agent is not online or does not serve the queue.
+	// ErrAgentUnavailable: the agent is not online. (Routing offers a
+	// queue's chats only to the agents serving it; a transfer to a named
+	// agent may pick any online agent, a specialist from another team say.)
 	ErrAgentUnavailable = errors.New("attendance: agent unavailable")
 	// ErrOfferExpired: the offer's deadline passed before it was accepted.
 	ErrOfferExpired = errors.New("attendance: offer expired")

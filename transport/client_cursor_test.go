@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -136,4 +137,34 @@ func TestCommandBeforeHelloRunsWhenSentAgain(t *testing.T) {
 	r.send(open)
 	f := r.reply("o1")
 	require.Equal(t, transport.FrameResult, f.Type, "%+v", f.Error)
+}
+
+// A beneficiary who watches their own chat gets it without the agents'
+// internal notes, as everywhere else.
+func TestWatchHidesNotesFromTheBeneficiary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile, "bia": profile}})
+	ctx := ctxT(t)
+	maria, ana := attendance.BeneficiaryPrincipal("maria"), attendance.AgentPrincipal("ana")
+	_, err := e.eng.SetPresence(ctx, ana, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c, err := e.eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		cur, err := e.eng.Conversation(ctx, ana, c.ID)
+		return err == nil && cur.State == attendance.StateOffered
+	}, 5*time.Second, time.Millisecond)
+	_, err = e.eng.Accept(ctx, ana, c.ID)
+	require.NoError(t, err)
+	_, err = e.eng.SetPresence(ctx, attendance.AgentPrincipal("bia"), attendance.PresenceOnline)
+	require.NoError(t, err)
+	_, err = e.eng.Transfer(ctx, ana, attendance.TransferParams{ConversationID: c.ID, AgentID: "bia", Note: "internal: difficult member"})
+	require.NoError(t, err)
+
+	r := e.raw("beneficiary", "maria")
+	r.hello()
+	r.send(`{"type":"watch","id":"w1","data":{"conversation_id":"` + c.ID + `","after_seq":0}}`)
+	f := r.reply("w1")
+	require.Equal(t, transport.FrameResult, f.Type, "%+v", f.Error)
+	require.NotContains(t, string(f.Data), "difficult member")
 }

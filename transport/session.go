@@ -522,7 +522,9 @@ func (ss *Session) exec(ctx context.Context, f ClientFrame, after *func()) (any,
 		if err != nil {
 			return nil, err
 		}
-		c, err := eng.AuthorizeView(ctx, p, a.ConversationID)
+		// Conversation, not AuthorizeView: the result goes to the client,
+		// and a beneficiary must not see the agents' notes.
+		c, err := eng.Conversation(ctx, p, a.ConversationID)
 		if err != nil {
 			return nil, err
 		}

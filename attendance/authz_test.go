@@ -1,0 +1,81 @@
+package attendance_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/storage/memory"
+)
+
+// listHook is a store that runs a function once, just before the next
+// ListMessages: something happening between a read's check and its list.
+type listHook struct {
+	*memory.Store
+	before func()
+}
+
+func (h *listHook) ListMessages(ctx context.Context, f attendance.ListMessagesFilter) ([]attendance.Message, error) {
+	if fn := h.before; fn != nil {
+		h.before = nil
+		fn()
+	}
+	return h.Store.ListMessages(ctx, f)
+}
+
+// Messages returns only what existed when the reader's access was checked:
+// a chat transferred away between the check and the list, then written
+// to, does not show the new message to the agent who lost it.
+func TestMessagesStopAtTheCheckedConversation(t *testing.T) {
+	ctx := context.Background()
+	store := &listHook{Store: memory.New()}
+	eng, err := attendance.New(store, testConfig(newClock()))
+	require.NoError(t, err)
+	for _, id := range []string{"ana", "bia"} {
+		_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: id, Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
+		require.NoError(t, err)
+	}
+	ana, bia, maria := attendance.AgentPrincipal("ana"), attendance.AgentPrincipal("bia"), attendance.BeneficiaryPrincipal("maria")
+	_, err = eng.SetPresence(ctx, ana, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
+	require.NoError(t, err)
+	c, err = eng.Accept(ctx, ana, c.ID)
+	require.NoError(t, err)
+	_, err = eng.SetPresence(ctx, bia, attendance.PresenceOnline)
+	require.NoError(t, err)
+
+	store.before = func() {
+		_, err := eng.Transfer(ctx, ana, attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
+		require.NoError(t, err)
+		_, err = eng.Accept(ctx, bia, c.ID)
+		require.NoError(t, err)
+		_, err = eng.Send(ctx, maria, attendance.SendParams{ConversationID: c.ID, Body: "for bia"})
+		require.NoError(t, err)
+	}
+	ms, err := eng.Messages(ctx, ana, c.ID, 0, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	for _, m := range ms {
+		require.LessOrEqual(t, m.Seq, c.LastSeq, "ana read message %d (%q), written after the chat left her", m.Seq, m.Body)
+	}
+}
+
+// Two beneficiaries whose ID and idempotency key join into the same bytes
+// open two conversations; neither sees the other's.
+func TestOpenKeysDoNotCollideAcrossBeneficiaries(t *testing.T) {
+	ctx := context.Background()
+	eng, err := attendance.New(memory.New(), testConfig(newClock()))
+	require.NoError(t, err)
+	first, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a\x00b"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "c"})
+	require.NoError(t, err)
+	second, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "b\x00c"})
+	require.NoError(t, err)
+	require.NotEqual(t, first.ID, second.ID)
+	require.Equal(t, "a", second.BeneficiaryID)
+	again, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "b\x00c"})
+	require.NoError(t, err)
+	require.Equal(t, second.ID, again.ID, "a retry opens the same conversation")
+}
