@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,15 +13,29 @@ import (
 	"hash"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/mosiachat/mosiachat/attendance"
+)
+
+const (
+	// envelopeBytes bounds what an upload may send before the content of
+	// its file part (preamble, part headers, the parts skipped before it),
+	// and what may follow that content (the closing boundary).
+	envelopeBytes = 64 << 10
+	// maxRawFileName is how much of a client's file name SafeFileName
+	// looks at.
+	maxRawFileName = 1 << 10
 )
 
 // AttachmentHandler returns the HTTP handler for attachments, to be mounted
@@ -30,11 +45,21 @@ import (
 //     "file" holds the file: the file is streamed to Config.Blobs, checked
 //     (size, type sniffed from the content, name) and answered with 201 and
 //     the attendance.Attachment as JSON. Send it with a send command whose
-//     attachment names its blob_id.
+//     attachment names its blob_id. Only a principal who may send in the
+//     conversation now may upload: its beneficiary while it is open, or
+//     the agent (or supervisor) it is assigned to while it is active.
+//     Everything before the file's content counts against a 64 KiB budget
+//     (413 too_large beyond it); the body must keep arriving
+//     (Config.UploadIdleTimeout, else 408 upload_timeout); a principal has
+//     at most Config.MaxConcurrentUploads uploads in progress (429
+//     too_many_uploads beyond).
 //   - GET /{blob_id}: the file, for the participants of its conversation
 //     (attendance.Engine.AuthorizeView decides).
 //
-// Errors are JSON {"code","message"} with the status of CodeOf.
+// Another method gets 405 method_not_allowed with an Allow header. Errors
+// are JSON {"code","message"} with the status of CodeOf. The handlers
+// returned by several calls share the server's count of uploads in
+// progress.
 func (s *Server) AttachmentHandler() http.Handler {
 	return http.HandlerFunc(s.serveAttachment)
 }
@@ -45,7 +70,7 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.Blobs == nil {
-		http.NotFound(w, r)
+		writeHTTPError(w, fmt.Errorf("%w: attachments are not enabled on this server", attendance.ErrNotFound))
 		return
 	}
 	p, err := s.authenticate(r)
@@ -55,48 +80,85 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPost:
-		att, err := s.upload(r.Context(), w, r, p)
-		if err != nil {
-			s.log.Info("transport: upload refused", "principal", p.ID, "err", err)
-			writeHTTPError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(att)
+		s.serveUpload(w, r, p)
 	case http.MethodGet, http.MethodHead:
 		s.download(w, r, p)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		writeHTTPError(w, fmt.Errorf("%w: method %s not allowed", ErrBadRequest, r.Method))
+		writeHTTPError(w, fmt.Errorf("%w: %.20q", errMethodNotAllowed, r.Method))
 	}
 }
 
-func (s *Server) upload(ctx context.Context, w http.ResponseWriter, r *http.Request, p attendance.Principal) (attendance.Attachment, error) {
+// serveUpload runs an upload and answers it. The upload's slot is released
+// and its body finished (see uploadBody.finish) before the answer is
+// written, so a client that has its answer may upload again.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, p attendance.Principal) {
+	body := newUploadBody(w, r, s.cfg.UploadIdleTimeout)
+	att, err := s.uploadSlot(r, p, body)
+	body.finish()
+	if err != nil {
+		s.log.Info("transport: upload refused", "principal", p.ID, "err", err)
+		writeHTTPError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(att)
+}
+
+// uploadSlot runs upload in one of p's Config.MaxConcurrentUploads slots.
+func (s *Server) uploadSlot(r *http.Request, p attendance.Principal, body *uploadBody) (attendance.Attachment, error) {
+	limit := s.cfg.MaxConcurrentUploads
+	if !s.uploads.acquire(p, limit) {
+		return attendance.Attachment{}, fmt.Errorf("%w: %d already in progress", errTooManyUploads, limit)
+	}
+	defer s.uploads.release(p)
+	return s.upload(r.Context(), r, p, body)
+}
+
+// mayUpload applies the rule of attendance.Engine.Send to an upload into c,
+// which AuthorizeView returned for p: its beneficiary while it is open, the
+// agent or supervisor it is assigned to while it is active. A supervisor
+// who only reads the conversation may not upload to it.
+func mayUpload(p attendance.Principal, c attendance.Conversation) error {
+	switch {
+	case p.Role == attendance.RoleBeneficiary && p.ID != "" && c.BeneficiaryID == p.ID:
+		if c.State.Terminal() {
+			return &attendance.TransitionError{From: c.State, To: c.State}
+		}
+		return nil
+	case (p.Role == attendance.RoleAgent || p.Role == attendance.RoleSupervisor) && p.ID != "" && c.AgentID == p.ID:
+		if c.State != attendance.StateActive {
+			return fmt.Errorf("%w: conversation %s is %s; its agent sends only while it is active", attendance.ErrInvalidTransition, c.ID, c.State)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: only the conversation's beneficiary or the agent serving it may upload to it", attendance.ErrForbidden)
+}
+
+func (s *Server) upload(ctx context.Context, r *http.Request, p attendance.Principal, body *uploadBody) (attendance.Attachment, error) {
 	convID := r.URL.Query().Get("conversation_id")
 	c, err := s.eng.AuthorizeView(ctx, p, convID)
 	if err != nil {
 		return attendance.Attachment{}, err
 	}
-	if c.State.Terminal() {
-		return attendance.Attachment{}, &attendance.TransitionError{From: c.State, To: c.State}
+	if err := mayUpload(p, c); err != nil {
+		return attendance.Attachment{}, err
 	}
 	limit := s.cfg.MaxAttachmentBytes
-	if r.ContentLength > limit+64<<10 {
+	if r.ContentLength > limit+2*envelopeBytes {
 		return attendance.Attachment{}, fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, r.ContentLength, limit)
 	}
-	// The multipart envelope adds a little; the file itself is counted exactly below.
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
-	mr, err := r.MultipartReader()
-	if err != nil {
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
 		return attendance.Attachment{}, fmt.Errorf("%w: expected a multipart/form-data body", ErrBadRequest)
 	}
+	mr := multipart.NewReader(body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return attendance.Attachment{}, fmt.Errorf("%w: limit %d bytes", ErrTooLarge, limit)
+			if failed := body.failure(); failed != nil {
+				return attendance.Attachment{}, failed
 			}
 			return attendance.Attachment{}, fmt.Errorf("%w: no part named \"file\" in the form", ErrBadRequest)
 		}
@@ -104,8 +166,15 @@ func (s *Server) upload(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			part.Close()
 			continue
 		}
+		// The file's headers are parsed: from here its content is counted
+		// exactly by storeUpload, and what follows it is small.
+		body.raise(limit+envelopeBytes, fmt.Errorf("%w: limit %d bytes", ErrTooLarge, limit))
 		defer part.Close()
-		return s.storeUpload(ctx, part, part.FileName(), c.ID, p)
+		att, err := s.storeUpload(ctx, part, part.FileName(), c.ID, p)
+		if failed := body.failure(); err != nil && failed != nil {
+			return attendance.Attachment{}, failed
+		}
+		return att, err
 	}
 }
 
@@ -150,8 +219,7 @@ func (s *Server) storeUpload(ctx context.Context, body io.Reader, fileName, conv
 }
 
 func uploadErr(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ErrTooLarge) {
 		return fmt.Errorf("%w: limit %d bytes", ErrTooLarge, limit)
 	}
 	return err
@@ -226,13 +294,19 @@ var extensions = map[string][]string{
 
 // SafeFileName turns a client's file name into one safe to show and to put
 // in a Content-Disposition header: only the last path element is kept
-// (both / and \ separate), control and reserved characters are dropped,
-// leading dots and spaces are trimmed, the length is capped at 100 bytes,
-// and the extension is made to match contentType (a PDF named "x.exe"
-// becomes "x.pdf"). An empty result becomes "file" plus the extension.
+// (both / and \ separate), and only its first 1 KiB is looked at, control
+// and reserved characters are dropped, leading dots and spaces are trimmed,
+// the length is capped at 100 bytes, and the extension is made to match
+// contentType (a PDF named "x.exe" becomes "x.pdf"). An empty result
+// becomes "file" plus the extension.
 func SafeFileName(name, contentType string) string {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
+	}
+	if len(name) > maxRawFileName {
+		// Cut before the work below, which copies the name rune by rune;
+		// a cut rune is dropped there as invalid.
+		name = name[:maxRawFileName]
 	}
 	var b strings.Builder
 	for _, r := range name {
@@ -288,7 +362,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p attendance.P
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("ETag", `"`+info.SHA256+`"`)
-	h.Set("Digest", "sha-256="+info.SHA256)
+	// RFC 3230 and 5843: the base64 of the digest's bytes (the ETag and
+	// the JSON keep the hex form).
+	if sum, err := hex.DecodeString(info.SHA256); err == nil && len(sum) == sha256.Size {
+		h.Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sum))
+	}
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": info.Name}))
 	if h.Get("Content-Disposition") == "" {
 		h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(info.Name))
@@ -311,4 +389,158 @@ func (s *Server) attachmentFor(ctx context.Context, p attendance.Principal, conv
 		return attendance.Attachment{}, fmt.Errorf("%w: blob %s was not uploaded by %s to conversation %s", attendance.ErrForbidden, blobID, p.ID, convID)
 	}
 	return info.Attachment(), nil
+}
+
+// uploadBody is an upload's request body as the handler reads it. Before
+// each read it moves the connection's read deadline to now + idle (never
+// past the http.Server's ReadTimeout, counted from the handler's start), so
+// a client that stops sending fails the upload with errUploadStalled rather
+// than holding it; and it fails with its over error once more than left
+// bytes are read: first the envelope's budget, then, from raise, the file's.
+// Both failures are sticky. It is read by one goroutine at a time.
+type uploadBody struct {
+	body io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	// hard is when the host's ReadTimeout ends; zero if it has none.
+	hard time.Time
+	// deadline: a read deadline is set and finish must clear it.
+	// noDeadline: the connection cannot take one (http.ErrNotSupported).
+	deadline, noDeadline bool
+	eof                  bool
+	left                 int64
+	over                 error
+	failed               error
+}
+
+func newUploadBody(w http.ResponseWriter, r *http.Request, idle time.Duration) *uploadBody {
+	b := &uploadBody{
+		body: r.Body,
+		rc:   http.NewResponseController(w),
+		idle: idle,
+		left: envelopeBytes,
+		over: fmt.Errorf("%w: more than %d bytes of form before the file's content", ErrTooLarge, envelopeBytes),
+	}
+	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && hs.ReadTimeout > 0 {
+		b.hard = time.Now().Add(hs.ReadTimeout)
+	}
+	return b
+}
+
+// extend moves the read deadline to now + idle. The deadline is the
+// network's, so it is taken from time.Now, not from Config.Now.
+func (b *uploadBody) extend() error {
+	if b.noDeadline || b.eof {
+		return nil
+	}
+	d := time.Now().Add(b.idle)
+	if !b.hard.IsZero() && b.hard.Before(d) {
+		d = b.hard
+	}
+	err := b.rc.SetReadDeadline(d)
+	switch {
+	case err == nil:
+		b.deadline = true
+	case errors.Is(err, http.ErrNotSupported):
+		b.noDeadline = true
+		err = nil
+	}
+	return err
+}
+
+// clear removes the read deadline set by extend.
+func (b *uploadBody) clear() {
+	if b.deadline {
+		b.deadline = false
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+// Read implements io.Reader.
+func (b *uploadBody) Read(p []byte) (int, error) {
+	if b.failed != nil {
+		return 0, b.failed
+	}
+	if err := b.extend(); err != nil {
+		return 0, fmt.Errorf("transport: upload read deadline: %w", err)
+	}
+	if int64(len(p)) > b.left {
+		// At the end of the budget, one byte tells the end of the body
+		// from more of it.
+		p = p[:max(b.left, 1)]
+	}
+	n, err := b.body.Read(p)
+	if int64(n) > b.left {
+		b.failed = b.over
+		return int(b.left), b.failed
+	}
+	b.left -= int64(n)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		why := fmt.Sprintf("nothing received for %s", b.idle)
+		if !b.hard.IsZero() && !time.Now().Before(b.hard) {
+			why = "the server's read timeout passed"
+		}
+		b.failed = fmt.Errorf("%w: %s", errUploadStalled, why)
+		return n, b.failed
+	case err == io.EOF:
+		// Nothing more to wait for. net/http starts its own read of the
+		// connection now (and clears the deadline too): extend must not
+		// set one again.
+		b.eof = true
+		b.clear()
+	}
+	return n, err
+}
+
+// raise gives the body a new budget of n more bytes, failing with over
+// beyond it.
+func (b *uploadBody) raise(n int64, over error) {
+	b.left, b.over = n, over
+}
+
+// failure returns why reading failed, if the body made it fail (a stall or
+// a budget spent), or nil.
+func (b *uploadBody) failure() error { return b.failed }
+
+// finish ends the upload's use of the connection's read deadline, if it
+// set one and the body did not end: the body is closed while the deadline
+// still holds (net/http reads up to 256 KiB of what remains, to reuse the
+// connection), then the deadline is cleared. An upload refused before its
+// body was read leaves the deadline and the body to net/http.
+func (b *uploadBody) finish() {
+	if b.deadline {
+		_ = b.body.Close()
+		b.clear()
+	}
+}
+
+// uploadGate counts the uploads in progress by principal (Server.uploads).
+type uploadGate struct {
+	mu       sync.Mutex
+	inFlight map[attendance.Principal]int
+}
+
+// acquire takes one of p's limit slots, or reports false when all are taken.
+func (g *uploadGate) acquire(p attendance.Principal, limit int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.inFlight[p] >= limit {
+		return false
+	}
+	if g.inFlight == nil {
+		g.inFlight = make(map[attendance.Principal]int)
+	}
+	g.inFlight[p]++
+	return true
+}
+
+// release gives back a slot taken by acquire.
+func (g *uploadGate) release(p attendance.Principal) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inFlight[p]--
+	if g.inFlight[p] <= 0 {
+		delete(g.inFlight, p)
+	}
 }

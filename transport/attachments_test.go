@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -119,6 +120,9 @@ func TestAttachments(t *testing.T) {
 	require.Equal(t, "application/pdf", dl.Header.Get("Content-Type"))
 	require.Equal(t, "nosniff", dl.Header.Get("X-Content-Type-Options"))
 	require.Contains(t, dl.Header.Get("Content-Disposition"), "attachment")
+	// RFC 3230/5843: base64 of the digest's bytes; the ETag keeps the hex.
+	require.Equal(t, "sha-256="+base64.StdEncoding.EncodeToString(sum[:]), dl.Header.Get("Digest"))
+	require.Equal(t, `"`+hex.EncodeToString(sum[:])+`"`, dl.Header.Get("ETag"))
 
 	// Not a participant: forbidden. No credentials: unauthenticated.
 	dl, _ = e.download("beneficiary", "b2", att.BlobID)
@@ -142,6 +146,12 @@ func TestAttachments(t *testing.T) {
 	stored := len(e.blobFiles())
 	require.Equal(t, 2, stored) // one blob and its metadata
 
+	// The agent serving the conversation may upload too.
+	resp, eb, _ = e.upload("agent", "ana", conv, "from-ana.pdf", bytes.NewReader(pdf))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, eb.Message)
+	stored = len(e.blobFiles())
+	require.Equal(t, 4, stored)
+
 	// Refusals store nothing.
 	refusals := []struct {
 		name    string
@@ -157,6 +167,9 @@ func TestAttachments(t *testing.T) {
 		{"page.pdf", "beneficiary", "b1", conv, strings.NewReader("<html><script>alert(1)</script></html>"), http.StatusUnsupportedMediaType, transport.CodeUnsupportedType},
 		{"big.pdf", "beneficiary", "b1", conv, io.MultiReader(bytes.NewReader(pdf), bytes.NewReader(make([]byte, 2<<20))), http.StatusRequestEntityTooLarge, transport.CodeTooLarge},
 		{"x.pdf", "beneficiary", "b2", conv, bytes.NewReader(pdf), http.StatusForbidden, transport.CodeForbidden},
+		// A supervisor reads the conversation but cannot send in it.
+		{"sup.pdf", "supervisor", "sup", conv, bytes.NewReader(pdf), http.StatusForbidden, transport.CodeForbidden},
+		{"other.pdf", "agent", "other", conv, bytes.NewReader(pdf), http.StatusForbidden, transport.CodeForbidden},
 		{"x.pdf", "bad", "x", conv, bytes.NewReader(pdf), http.StatusUnauthorized, transport.CodeUnauthenticated},
 		{"x.pdf", "beneficiary", "b1", "nope", bytes.NewReader(pdf), http.StatusNotFound, transport.CodeNotFound},
 		{"empty.pdf", "beneficiary", "b1", conv, strings.NewReader(""), http.StatusBadRequest, transport.CodeInvalidArgument},
@@ -183,6 +196,9 @@ func TestSafeFileName(t *testing.T) {
 		{"CON.txt", "text/plain; charset=utf-8", "_CON.txt"},
 		{`we"ird;name%.png`, "image/png", "weirdname.png"},
 		{strings.Repeat("é", 200) + ".pdf", "application/pdf", strings.Repeat("é", 48) + ".pdf"},
+		// Only the first 1 KiB of the last path element is looked at.
+		{"dir/" + strings.Repeat("\x01", 2000) + "report.pdf", "application/pdf", "file.pdf"},
+		{strings.Repeat("a/", 1000) + "report.pdf", "application/pdf", "report.pdf"},
 	} {
 		got := transport.SafeFileName(c.in, c.ctype)
 		require.Equal(t, c.want, got, c.in)

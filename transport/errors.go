@@ -61,6 +61,15 @@ const (
 	CodeTooLarge Code = "too_large"
 	// CodeUnsupportedType: an upload whose content is not in the allowlist.
 	CodeUnsupportedType Code = "unsupported_type"
+	// CodeTooManyUploads: the principal already has
+	// Config.MaxConcurrentUploads uploads in progress (HTTP 429).
+	CodeTooManyUploads Code = "too_many_uploads"
+	// CodeUploadTimeout: an upload's body sent nothing for
+	// Config.UploadIdleTimeout (HTTP 408).
+	CodeUploadTimeout Code = "upload_timeout"
+	// CodeMethodNotAllowed: an attachment request with a method other than
+	// GET, HEAD or POST (HTTP 405, with an Allow header).
+	CodeMethodNotAllowed Code = "method_not_allowed"
 	// CodeInternal: anything else; the details are logged, not sent.
 	CodeInternal Code = "internal"
 )
@@ -90,11 +99,21 @@ var codeTable = []struct {
 	{ErrUnsupportedType, CodeUnsupportedType, http.StatusUnsupportedMediaType},
 	{ErrUnauthenticated, CodeUnauthenticated, http.StatusUnauthorized},
 	{ErrTooManyConnections, CodeTooManyConnections, http.StatusTooManyRequests},
+	{errTooManyUploads, CodeTooManyUploads, http.StatusTooManyRequests},
+	{errUploadStalled, CodeUploadTimeout, http.StatusRequestTimeout},
+	{errMethodNotAllowed, CodeMethodNotAllowed, http.StatusMethodNotAllowed},
 	{ErrInvalidSequence, CodeInvalidSequence, http.StatusBadRequest},
 	{ErrBadRequest, CodeInvalidArgument, http.StatusBadRequest},
 	{context.DeadlineExceeded, CodeUnavailable, http.StatusServiceUnavailable},
 	{context.Canceled, CodeUnavailable, http.StatusServiceUnavailable},
 }
+
+// Errors of the attachment endpoints, answered with the codes above.
+var (
+	errTooManyUploads   = errors.New("transport: too many uploads in progress for this principal")
+	errUploadStalled    = errors.New("transport: upload stalled")
+	errMethodNotAllowed = errors.New("transport: method not allowed")
+)
 
 // Errors of the transport. They match with errors.Is.
 var (

@@ -106,6 +106,20 @@ type Config struct {
 	// from its first bytes (never from its name or headers). Defaults to
 	// DefaultAllowedTypes.
 	AllowedTypes []string
+	// MaxConcurrentUploads caps the uploads one principal may have in
+	// progress on this server; one more gets HTTP 429 too_many_uploads.
+	// Defaults to 4.
+	MaxConcurrentUploads int
+	// UploadIdleTimeout is how long an upload's body may send nothing: the
+	// connection's read deadline is moved to now + UploadIdleTimeout before
+	// each read of the body, and a stalled upload fails with HTTP 408
+	// upload_timeout, keeping nothing. It bounds stalls, not the length of
+	// an upload (a trickle keeps one alive): hosts should still set
+	// http.Server's ReadHeaderTimeout, ReadTimeout (never extended: an
+	// upload's deadline stays within it, counted from the handler's
+	// start), WriteTimeout and IdleTimeout. Without read deadlines
+	// (http.ErrNotSupported) there is no idle timeout. Defaults to 30s.
+	UploadIdleTimeout time.Duration
 
 	// Logger receives operational logs, never message bodies. Defaults to
 	// discarding.
@@ -147,6 +161,8 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&d.MaxResume, 1000)
 	def(&d.Workers, 4*runtime.GOMAXPROCS(0))
 	def(&d.MaxAttachmentBytes, 10<<20)
+	def(&d.MaxConcurrentUploads, 4)
+	def(&d.UploadIdleTimeout, 30*time.Second)
 	if d.AllowedTypes == nil {
 		d.AllowedTypes = DefaultAllowedTypes
 	}
@@ -161,6 +177,8 @@ func (c *Config) withDefaults() (Config, error) {
 		return Config{}, fmt.Errorf("%w: Config.MaxFrameBytes must be at least 256", attendance.ErrInvalidArgument)
 	case d.CommandsPerSecond < 0 || d.CommandBurst < 1 || d.MaxStrikes < 1:
 		return Config{}, fmt.Errorf("%w: Config.CommandsPerSecond, CommandBurst and MaxStrikes must be positive", attendance.ErrInvalidArgument)
+	case d.MaxConcurrentUploads < 1 || d.UploadIdleTimeout < 0:
+		return d, fmt.Errorf("%w: MaxConcurrentUploads must be positive and UploadIdleTimeout not negative", attendance.ErrInvalidArgument)
 	case d.MaxConnectionsPerPrincipal < 1 || d.OutboundBuffer < 8 || d.ReplyCache < 1 || d.HistoryBatch < 1 || d.MaxResume < 1 || d.Workers < 1:
 		return Config{}, fmt.Errorf("%w: Config limits must be positive (OutboundBuffer at least 8)", attendance.ErrInvalidArgument)
 	case d.WriteTimeout < 0 || d.HeartbeatInterval < 0 || d.PongTimeout < 0 || d.HandshakeTimeout < 0:
@@ -208,6 +226,7 @@ type Server struct {
 	nextSess uint64
 	sub      *attendance.Subscription
 	runq     runQueue
+	uploads  uploadGate // uploads in progress, by principal
 	// spares counts the workers owed back after a wait (spareWorker).
 	spares    atomic.Int64
 	wg        sync.WaitGroup
