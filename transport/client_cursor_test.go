@@ -168,3 +168,50 @@ func TestWatchHidesNotesFromTheBeneficiary(t *testing.T) {
 	require.Equal(t, transport.FrameResult, f.Type, "%+v", f.Error)
 	require.NotContains(t, string(f.Data), "difficult member")
 }
+
+// Conversations that end leave the client's cursors, so a supervisor who
+// watched more chats over a day than the server's MaxResume still
+// reconnects.
+func TestEndedConversationsLeaveTheCursors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{agents: map[string]attendance.Profile{"ana": profile}, cfg: func(c *transport.Config) { c.MaxResume = 1 }})
+	ctx := ctxT(t)
+	ana, ben := e.dial("agent", "ana"), e.dial("beneficiary", "b1")
+	anaEv := record(ana)
+	benEv := record(ben)
+	_, err := ana.SetPresence(ctx, attendance.PresenceOnline)
+	require.NoError(t, err)
+	sup := e.dial("supervisor", "sue")
+	supEv := record(sup)
+	var ids []string
+	for _, subject := range []string{"billing", "exams"} {
+		id := startChat(t, ctx, ben, ana, anaEv, subject)
+		_, err := sup.Watch(ctx, id, 0)
+		require.NoError(t, err)
+		_, err = ana.Finalize(ctx, transport.FinalizeParams{ConversationID: id, Reason: "solved"})
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	ended := func(r *recorder) bool {
+		for _, id := range ids {
+			ev, ok := r.find(transport.EventConversation, id)
+			var snap attendance.Conversation
+			if !ok || ev.Decode(&snap) != nil || snap.State != attendance.StateFinalized {
+				return false
+			}
+		}
+		return true
+	}
+	supEv.wait(t, "both chats finalized", ended)
+	benEv.wait(t, "both chats finalized", ended)
+	for _, c := range []*client.Client{sup, ben} {
+		cur := c.Cursors()
+		for _, id := range ids {
+			_, ok := cur[id]
+			require.False(t, ok, "a finalized chat kept its cursor")
+		}
+		c.Drop()
+		require.NoError(t, c.Ping(ctx), "no reconnection after the drop")
+		require.Equal(t, 2, c.Stats().Connects)
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,6 +142,7 @@ type conn struct {
 }
 
 type request struct {
+	n      uint64 // order of creation
 	id     string
 	typ    string
 	frame  []byte
@@ -228,7 +230,10 @@ func (c *Client) Principal() attendance.Principal {
 	return c.principal
 }
 
-// Cursors returns the last sequence number delivered per conversation.
+// Cursors returns, per conversation, the last sequence number the client
+// put on Events (which the application may not have handled yet: save it
+// after handling when persisting it for Config.Resume). Conversations that
+// ended (finalized, abandoned) or were removed are not in it.
 func (c *Client) Cursors() map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -332,6 +337,13 @@ func (c *Client) run(ws *websocket.Conn) {
 		case <-time.After(wait):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		go func() {
+			select {
+			case <-c.closing: // Close does not wait for a dial to time out
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		var err error
 		ws, err = c.connect(ctx)
 		cancel()
@@ -524,8 +536,7 @@ func (c *Client) ready(cn *conn, hr transport.HelloResult) {
 	c.principal = hr.Principal
 	c.stats.Connects++
 	for _, id := range hr.Removed {
-		delete(c.cursors, id)
-		delete(c.held, id)
+		c.forget(id)
 	}
 	var resend []*request
 	for _, r := range c.pending {
@@ -537,6 +548,9 @@ func (c *Client) ready(cn *conn, hr transport.HelloResult) {
 			resend = append(resend, r)
 		}
 	}
+	// In the order they were first given: sends to one conversation keep
+	// their order.
+	slices.SortFunc(resend, func(a, b *request) int { return cmp.Compare(a.n, b.n) })
 	close(c.connected)
 	c.mu.Unlock()
 	for _, r := range resend {
@@ -665,15 +679,31 @@ func (c *Client) event(ctx context.Context, f transport.ServerFrame) bool {
 			}
 		}
 	case transport.EventRemoved:
-		delete(c.cursors, f.ConversationID)
-		delete(c.held, f.ConversationID)
-		delete(c.early, f.ConversationID)
+		c.forget(f.ConversationID)
+	case transport.EventConversation:
+		// A finalized or abandoned conversation gets nothing more: its
+		// cursor goes, so that the cursors (and the next hello's resume
+		// map, capped by the server's MaxResume) do not grow for ever.
+		var snap struct {
+			State attendance.State `json:"state"`
+		}
+		if json.Unmarshal(f.Data, &snap) == nil && snap.State.Terminal() {
+			c.forget(f.ConversationID)
+		}
 	}
 	c.mu.Unlock()
 	if f.Type == transport.EventMessage {
 		return c.release(ctx, f.ConversationID)
 	}
 	return true
+}
+
+// forget drops what the client keeps for a conversation. Called with c.mu
+// held.
+func (c *Client) forget(id string) {
+	delete(c.cursors, id)
+	delete(c.held, id)
+	delete(c.early, id)
 }
 
 // failPending fails the commands that cannot be repeated (all of them when
@@ -755,7 +785,7 @@ func (c *Client) do(ctx context.Context, typ string, params any, out any) error 
 	c.nextID++
 	id := "c" + strconv.FormatUint(c.nextID, 10)
 	frame, _ := json.Marshal(transport.ClientFrame{Type: typ, ID: id, Data: data})
-	r := &request{id: id, typ: typ, frame: frame, retry: retry, reply: make(chan transport.ServerFrame, 1)}
+	r := &request{n: c.nextID, id: id, typ: typ, frame: frame, retry: retry, reply: make(chan transport.ServerFrame, 1)}
 	select {
 	case <-c.closing:
 		c.mu.Unlock()
