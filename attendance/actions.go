@@ -125,6 +125,9 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	if params.Channel == "" {
 		params.Channel = "app"
 	}
+	if err := noNUL("channel or idempotency key", params.Channel, params.IdempotencyKey); err != nil {
+		return Conversation{}, err
+	}
 	if len(params.Channel) > 64 || len(params.IdempotencyKey) > 128 {
 		return Conversation{}, fmt.Errorf("%w: channel above 64 bytes or idempotency key above 128", ErrInvalidArgument)
 	}
@@ -248,6 +251,9 @@ func (e *Engine) Transfer(ctx context.Context, p Principal, params TransferParam
 	if (params.QueueID == "") == (params.AgentID == "") {
 		return Conversation{}, fmt.Errorf("%w: transfer needs exactly one of queue and agent", ErrInvalidArgument)
 	}
+	if err := noNUL("transfer", params.Note, params.QueueID, params.AgentID); err != nil {
+		return Conversation{}, err
+	}
 	if len(params.Note) > e.cfg.MaxNoteBytes {
 		return Conversation{}, fmt.Errorf("%w: transfer note above %d bytes", ErrInvalidArgument, e.cfg.MaxNoteBytes)
 	}
@@ -295,6 +301,9 @@ type FinalizeParams struct {
 func (e *Engine) Finalize(ctx context.Context, p Principal, params FinalizeParams) (Conversation, error) {
 	if _, ok := e.reasons[params.Reason]; !ok {
 		return Conversation{}, fmt.Errorf("%w: %q", ErrUnknownReason, params.Reason)
+	}
+	if err := noNUL("finalize note or reason", params.Note, params.Reason); err != nil {
+		return Conversation{}, err
 	}
 	if len(params.Note) > e.cfg.MaxNoteBytes {
 		return Conversation{}, fmt.Errorf("%w: finalize note above %d bytes", ErrInvalidArgument, e.cfg.MaxNoteBytes)

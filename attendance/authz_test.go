@@ -63,19 +63,27 @@ func TestMessagesStopAtTheCheckedConversation(t *testing.T) {
 	}
 }
 
-// Two beneficiaries whose ID and idempotency key join into the same bytes
-// open two conversations; neither sees the other's.
+// Beneficiaries whose ID and idempotency key join into the same text open
+// different conversations; text with a NUL byte, which could blur where an
+// ID ends (and which PostgreSQL cannot store), is refused.
 func TestOpenKeysDoNotCollideAcrossBeneficiaries(t *testing.T) {
 	ctx := context.Background()
 	eng, err := attendance.New(memory.New(), testConfig(newClock()))
 	require.NoError(t, err)
-	first, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a\x00b"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "c"})
+	first, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("ab"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "c"})
 	require.NoError(t, err)
-	second, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "b\x00c"})
+	second, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "bc"})
 	require.NoError(t, err)
 	require.NotEqual(t, first.ID, second.ID)
 	require.Equal(t, "a", second.BeneficiaryID)
-	again, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "b\x00c"})
+	again, err := eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "bc"})
 	require.NoError(t, err)
 	require.Equal(t, second.ID, again.ID, "a retry opens the same conversation")
+
+	_, err = eng.Open(ctx, attendance.BeneficiaryPrincipal("a"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "b\x00c"})
+	require.ErrorIs(t, err, attendance.ErrInvalidArgument)
+	_, err = eng.Open(ctx, attendance.BeneficiaryPrincipal("a\x00b"), attendance.OpenParams{SubjectID: "duvida", IdempotencyKey: "c"})
+	require.ErrorIs(t, err, attendance.ErrForbidden)
+	_, err = eng.Send(ctx, attendance.BeneficiaryPrincipal("a"), attendance.SendParams{ConversationID: second.ID, Body: "a\x00b"})
+	require.ErrorIs(t, err, attendance.ErrInvalidArgument)
 }

@@ -268,6 +268,9 @@ func (e *Engine) checkBody(params SendParams) error {
 	if !utf8.ValidString(params.Body) {
 		return fmt.Errorf("%w: message body is not valid UTF-8", ErrInvalidArgument)
 	}
+	if err := noNUL("message body or idempotency key", params.Body, params.IdempotencyKey); err != nil {
+		return err
+	}
 	if len(params.IdempotencyKey) > 128 {
 		return fmt.Errorf("%w: idempotency key above 128 bytes", ErrInvalidArgument)
 	}

@@ -502,11 +502,25 @@ func validPrincipal(p Principal) error {
 	if strings.TrimSpace(p.ID) == "" {
 		return fmt.Errorf("%w: principal without ID", ErrForbidden)
 	}
+	if strings.IndexByte(p.ID, 0) >= 0 {
+		return fmt.Errorf("%w: principal ID with a NUL byte", ErrForbidden)
+	}
 	switch p.Role {
 	case RoleAgent, RoleSupervisor, RoleBeneficiary, RoleSystem:
 		return nil
 	}
 	return fmt.Errorf("%w: unknown role %q", ErrForbidden, p.Role)
+}
+
+// noNUL refuses text with a NUL byte, which PostgreSQL cannot store and no
+// chat needs; what names the field.
+func noNUL(what string, texts ...string) error {
+	for _, t := range texts {
+		if strings.IndexByte(t, 0) >= 0 {
+			return fmt.Errorf("%w: %s with a NUL byte", ErrInvalidArgument, what)
+		}
+	}
+	return nil
 }
 
 // newRandomID returns a random (version 4) UUID. uuid.NewString reads its

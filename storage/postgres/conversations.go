@@ -153,8 +153,9 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	p := &params
 	what := fmt.Sprintf("transition conversation %q to %s", p.ConversationID, p.To)
 	var (
-		next attendance.Conversation
-		msg  attendance.Message
+		next         attendance.Conversation
+		msg          attendance.Message
+		refusedOwner string // see fail below
 	)
 	err := s.inTx(ctx, what, func(tx pgx.Tx) error {
 		cur, err := scanConversation(tx.QueryRow(ctx, s.q.lockConversation, p.ConversationID))
@@ -203,11 +204,15 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		// fail closes the batch and explains err. When the new owner's
 		// slot was refused, a later statement fails on the foreign key
 		// for an unknown agent, so the refusal is what to report; the
-		// transaction is aborted by then, so the agent is read outside it.
+		// transaction is aborted by then, so the agent is read once it is
+		// rolled back (errRefusedAfterAbort): reading it on another of the
+		// pool's connections while this one is held could wait for ever
+		// when every connection is held that way.
 		fail := func(format string, err error) error {
 			br.Close()
 			if !slotTaken {
-				return s.refusal(ctx, s.pool, p, newOwner)
+				refusedOwner = newOwner
+				return errRefusedAfterAbort
 			}
 			return translate(format, err)
 		}
@@ -244,11 +249,19 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 		next, msg = n, m
 		return nil
 	})
+	if errors.Is(err, errRefusedAfterAbort) {
+		err = s.refusal(ctx, s.pool, p, refusedOwner)
+	}
 	if err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	return next, rules.NormMessage(msg), nil
 }
+
+// errRefusedAfterAbort ends a transition's transaction whose new owner's
+// slot was refused and whose later statements failed: the refusal is read
+// (refusal) once the transaction is rolled back.
+var errRefusedAfterAbort = errors.New("postgres: slot refused")
 
 // refusal explains why agent id could not take a conversation.
 func (s *Store) refusal(ctx context.Context, db querier, p *attendance.TransitionParams, id string) error {

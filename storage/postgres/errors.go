@@ -23,6 +23,8 @@ const (
 	codeUniqueViolation      = "23505"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
+	codeBadEncoding          = "22021" // character_not_in_repertoire: a NUL in text
+	codeUntranslatable       = "22P05" // untranslatable_character: \u0000 in jsonb
 )
 
 // pgCode returns the SQLSTATE of a server error, or "".
@@ -61,6 +63,10 @@ func translate(what string, err error) error {
 		return fmt.Errorf("postgres: %s: already exists: %w (%w)", what, attendance.ErrConflict, err)
 	case codeSerializationFailure, codeDeadlockDetected:
 		return fmt.Errorf("postgres: %s: lost a race with another transaction: %w (%w)", what, attendance.ErrConflict, err)
+	case codeBadEncoding, codeUntranslatable:
+		// Text PostgreSQL cannot store (a NUL byte); the engine refuses it
+		// before, a direct Store user may not.
+		return fmt.Errorf("postgres: %s: text with a NUL byte: %w", what, attendance.ErrInvalidArgument)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }

@@ -118,6 +118,11 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	if c.MaxConns > 0 {
 		pc.MaxConns = c.MaxConns
 	}
+	// The writes are built for READ COMMITTED (row locks and conditional
+	// statements, no retry of a lone append on a serialization failure);
+	// a database, role or DSN defaulting to a stricter level must not
+	// change that.
+	pc.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
