@@ -45,9 +45,13 @@
 // timeout (Widget.Timeout, default 2s). Concurrent fetches of the same widget
 // for the same conversation share one provider call (singleflight), and a
 // successful result is cached for a short time (Widget.CacheTTL, default
-// 30s); errors are not cached. A provider that errors, panics, times out or
-// returns a malformed result yields an error in its own [WidgetResult] only;
-// the others return normally. Providers must be safe for concurrent use.
+// 30s); errors are not cached. A provider call that ignores its context
+// and times out is abandoned: until it returns, that widget is not called
+// again for that conversation, and at most Config.MaxAbandonedPerWidget
+// abandoned calls of one widget run at once (fetches answer [ErrTimeout]
+// meanwhile). A provider that errors, panics, times out or returns a
+// malformed result yields an error in its own [WidgetResult] only; the
+// others return normally. Providers must be safe for concurrent use.
 //
 // # Errors
 //
@@ -57,7 +61,8 @@
 // attendance.ErrInvalidArgument, [ErrUnknownWidget], [ErrWidgetNotAllowed]
 // and the context's error. Per-widget errors in WidgetResult.Err:
 // [ErrTimeout], [ErrPanic] (a *[PanicError]), [ErrMalformedResult] (a
-// *[ResultError]), the context's error, or the provider's error wrapped.
+// *[ResultError]), the caller's context's error, or [ErrProvider] (a
+// *[ProviderError] wrapping the provider's own error, whatever it wraps).
 // [ErrorCode] maps them to codes for the panel, which never sees a
 // provider's error text.
 //

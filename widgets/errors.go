@@ -20,11 +20,39 @@ var (
 	// ErrMalformedResult: a provider returned a result that fails
 	// Result.Validate; the error is a *ResultError.
 	ErrMalformedResult = errors.New("widgets: malformed result")
-	// ErrTimeout: a provider did not answer within its timeout.
+	// ErrTimeout: a provider did not answer within its timeout, or an
+	// earlier call that did not is still running (see [Provider]), so the
+	// registry did not call it again.
 	ErrTimeout = errors.New("widgets: provider timed out")
 	// ErrPanic: a provider panicked; the error is a *PanicError.
 	ErrPanic = errors.New("widgets: provider panicked")
+	// ErrProvider: a provider returned an error of its own; the error is a
+	// *ProviderError wrapping it.
+	ErrProvider = errors.New("widgets: provider failed")
 )
+
+// ProviderError is an error a provider returned, wrapped. errors.Is(err,
+// ErrProvider) holds for it, and it unwraps to the provider's error, so a
+// host can still match its own sentinels. Whatever the provider's error
+// wraps (a context error from the provider's own backend deadline, say),
+// [ErrorCode] classifies it as [CodeProvider].
+type ProviderError struct {
+	WidgetID string
+	// Err is what the provider returned.
+	Err error
+}
+
+// Error names the widget and includes the provider's error text; that text
+// goes neither to the panel nor to the registry's log.
+func (e *ProviderError) Error() string {
+	return fmt.Sprintf("widgets: widget %q: %v", e.WidgetID, e.Err)
+}
+
+// Unwrap returns the provider's error.
+func (e *ProviderError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrProvider) true.
+func (e *ProviderError) Is(target error) bool { return target == ErrProvider }
 
 // ResultError is a malformed result: which widget, where in the result and
 // why. errors.Is(err, ErrMalformedResult) holds for it.
@@ -84,20 +112,63 @@ const (
 
 // ErrorCode classifies the error of a [WidgetResult] for the panel: one of
 // the Code constants, or "" for a nil error.
+//
+// The outermost classifiable error in err's tree decides, walking it as
+// errors.Is does: a *[ProviderError] is [CodeProvider] whatever it wraps
+// (even a context error from the provider's own deadline); [ErrTimeout],
+// [ErrPanic] and [ErrMalformedResult] give their codes; a bare context error
+// (the caller's context ended) is [CodeCanceled]; anything else is
+// CodeProvider.
 func ErrorCode(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.Is(err, ErrTimeout):
-		return CodeTimeout
-	case errors.Is(err, ErrPanic):
-		return CodePanic
-	case errors.Is(err, ErrMalformedResult):
-		return CodeMalformed
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return CodeCanceled
+	}
+	if code := classify(err); code != "" {
+		return code
 	}
 	return CodeProvider
+}
+
+// codeOf maps the sentinels ErrorCode knows to their codes, in the order
+// they are tried on each error of the tree.
+var codeOf = []struct {
+	target error
+	code   string
+}{
+	{ErrProvider, CodeProvider},
+	{ErrTimeout, CodeTimeout},
+	{ErrPanic, CodePanic},
+	{ErrMalformedResult, CodeMalformed},
+	{context.Canceled, CodeCanceled},
+	{context.DeadlineExceeded, CodeCanceled},
+}
+
+// classify returns the code of the first error in a pre-order walk of err's
+// tree (the order errors.Is uses) that is, or says by its Is method that it
+// is, one of codeOf's sentinels; "" if none is.
+func classify(err error) string {
+	for err != nil {
+		isser, hasIs := err.(interface{ Is(error) bool })
+		for _, c := range codeOf {
+			if err == c.target || (hasIs && isser.Is(c.target)) {
+				return c.code
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if code := classify(e); code != "" {
+					return code
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // errorMessage is the text the panel shows for a code. It never includes

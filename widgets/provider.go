@@ -14,11 +14,21 @@ import (
 // Fetch may be called concurrently, for different conversations and, after
 // the cache expires, for the same one. ctx carries the widget's timeout:
 // Fetch should return promptly when ctx is done (the registry stops waiting
-// at the deadline in any case and reports [ErrTimeout]). A returned error, a
-// panic or a malformed Result become that widget's error only; the other
-// widgets are not affected. The provider's error text is kept in
-// WidgetResult.Err for the host but is neither logged nor sent to the panel,
-// so it may name what went wrong in the host's own terms.
+// at the deadline in any case and reports [ErrTimeout]). A call that ignores
+// ctx and outlives the deadline is abandoned, not killed: until it returns,
+// fetches of that widget for that conversation answer ErrTimeout at once
+// without calling Fetch again, and while Config.MaxAbandonedPerWidget
+// abandoned calls of the widget run, every fetch of it does; so a hung
+// backend costs a bounded number of goroutines, not one per fetch.
+//
+// A returned error, a panic or a malformed Result become that widget's
+// error only; the other widgets are not affected. A returned error is
+// reported as a *[ProviderError] ([CodeProvider] for the panel) whatever it
+// wraps, even a context error from a deadline of the provider's own; only a
+// provider that gives up because the registry's deadline passed is reported
+// as ErrTimeout. The provider's error text is kept in WidgetResult.Err for
+// the host but is neither logged nor sent to the panel, so it may name what
+// went wrong in the host's own terms.
 type Provider interface {
 	Fetch(ctx context.Context, req Request) (Result, error)
 }

@@ -1,6 +1,7 @@
 package widgets
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,9 @@ const (
 	DefaultMaxCacheEntries = 10000
 	// DefaultMaxConcurrency bounds the providers one Fetch runs at once.
 	DefaultMaxConcurrency = 8
+	// DefaultMaxAbandonedPerWidget bounds the timed-out provider calls of one
+	// widget that may still be running.
+	DefaultMaxAbandonedPerWidget = 16
 )
 
 // Config tunes a [Registry]. A nil *Config is the same as the zero Config.
@@ -44,6 +48,12 @@ type Config struct {
 	// MaxConcurrency bounds how many providers one Fetch call runs at once.
 	// Defaults to 8.
 	MaxConcurrency int
+	// MaxAbandonedPerWidget bounds, per widget, the provider calls that
+	// timed out but have not returned yet (a provider that ignores its
+	// context). While that many are running, fetches of the widget answer
+	// ErrTimeout at once instead of calling the provider again. Defaults to
+	// 16 ([DefaultMaxAbandonedPerWidget]).
+	MaxAbandonedPerWidget int
 	// Logger receives one line per failed widget fetch (widget ID,
 	// conversation ID, error code; never provider error text, CPFs or
 	// message bodies). Defaults to discarding.
@@ -59,8 +69,11 @@ type Config struct {
 //
 // A Registry is safe for concurrent use; widgets may be registered while
 // fetches run. It starts no goroutine of its own beyond those serving a
-// Fetch call (a provider that ignores its context may outlive the call; see
-// Provider).
+// Fetch call. A provider call that ignores its context outlives its
+// timeout; the registry then does not call that provider again for the same
+// conversation until the abandoned call returns, and keeps at most
+// Config.MaxAbandonedPerWidget of them per widget (see Provider), answering
+// ErrTimeout at once meanwhile.
 type Registry struct {
 	access Access
 	cfg    Config
@@ -71,6 +84,12 @@ type Registry struct {
 
 	flights singleflight.Group
 	cache   *cache
+
+	// abandonedMu guards the calls that timed out but still run: by flight
+	// key, and counted per widget.
+	abandonedMu     sync.Mutex
+	abandonedKeys   map[string]bool
+	abandonedWidget map[string]int
 }
 
 var widgetIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -92,6 +111,8 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 		return nil, fmt.Errorf("%w: widgets: Config.MaxCacheEntries must not be negative", attendance.ErrInvalidArgument)
 	case c.MaxConcurrency < 0:
 		return nil, fmt.Errorf("%w: widgets: Config.MaxConcurrency must not be negative", attendance.ErrInvalidArgument)
+	case c.MaxAbandonedPerWidget < 0:
+		return nil, fmt.Errorf("%w: widgets: Config.MaxAbandonedPerWidget must not be negative", attendance.ErrInvalidArgument)
 	}
 	if c.DefaultTimeout == 0 {
 		c.DefaultTimeout = DefaultTimeout
@@ -105,6 +126,9 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = DefaultMaxConcurrency
 	}
+	if c.MaxAbandonedPerWidget == 0 {
+		c.MaxAbandonedPerWidget = DefaultMaxAbandonedPerWidget
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -113,11 +137,13 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Registry{
-		access:  access,
-		cfg:     c,
-		log:     log,
-		widgets: make(map[string]Widget),
-		cache:   newCache(c.MaxCacheEntries),
+		access:          access,
+		cfg:             c,
+		log:             log,
+		widgets:         make(map[string]Widget),
+		cache:           newCache(c.MaxCacheEntries),
+		abandonedKeys:   make(map[string]bool),
+		abandonedWidget: make(map[string]int),
 	}, nil
 }
 
@@ -230,8 +256,9 @@ type WidgetResult struct {
 	// the cache: treat it as read-only.
 	Result Result
 	// Err is why there is no result: it matches ErrTimeout, ErrPanic,
-	// ErrMalformedResult, the context's error, or wraps the provider's own
-	// error. [ErrorCode] classifies it for the panel.
+	// ErrMalformedResult, the caller's context's error, or ErrProvider (a
+	// *ProviderError wrapping the provider's own error). [ErrorCode]
+	// classifies it for the panel.
 	Err error
 	// Cached reports that the result came from the cache.
 	Cached bool
@@ -423,28 +450,55 @@ type outcome struct {
 	err    error
 }
 
+// providerCall is one call of a provider, shared by the goroutine running it
+// and runProvider; the registry's abandonedMu guards its fields.
+type providerCall struct {
+	returned  bool // the provider returned (or panicked)
+	abandoned bool // runProvider stopped waiting for it
+}
+
 // runProvider calls the provider once, with its own timeout, recovering a
-// panic and validating the result; a good result goes to the cache.
+// panic and validating the result; a good result goes to the cache. While an
+// earlier call for key that timed out is still running, or the widget has
+// MaxAbandonedPerWidget of them, it answers ErrTimeout without calling the
+// provider.
 func (r *Registry) runProvider(ctx context.Context, w Widget, conv attendance.Conversation, key string) flightResult {
+	if err := r.refuseWhileAbandoned(w, key); err != nil {
+		r.logFailure(ctx, w.ID, conv.ID, err)
+		return flightResult{err: err}
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
 	defer cancel()
+	call := &providerCall{}
 	done := make(chan outcome, 1) // buffered: a late provider never blocks
 	go func() {
+		var o outcome
+		returned := false
 		defer func() {
-			if v := recover(); v != nil {
-				done <- outcome{err: &PanicError{WidgetID: w.ID, Value: v, Stack: debug.Stack()}}
+			// A panic, or runtime.Goexit (returned still false, nothing to
+			// recover).
+			if v := recover(); v != nil || !returned {
+				o = outcome{err: &PanicError{WidgetID: w.ID, Value: v, Stack: debug.Stack()}}
 			}
+			r.callReturned(call, w.ID, key)
+			done <- o
 		}()
 		res, err := w.Provider.Fetch(fctx, Request{WidgetID: w.ID, Conversation: conv})
-		done <- outcome{result: res, err: err}
+		returned = true
+		o = outcome{result: res}
+		if err != nil {
+			o.err = &ProviderError{WidgetID: w.ID, Err: err}
+		}
 	}()
 
 	var o outcome
 	select {
 	case o = <-done:
 	case <-fctx.Done():
+		r.abandon(call, w.ID, key)
 		o = outcome{err: fmt.Errorf("%w: widget %q after %s", ErrTimeout, w.ID, w.Timeout)}
 	}
+	var pe *ProviderError
 	switch {
 	case o.err == nil:
 		if err := o.result.Validate(); err != nil {
@@ -454,12 +508,9 @@ func (r *Registry) runProvider(ctx context.Context, w Widget, conv attendance.Co
 			}
 			o.err = err
 		}
-	case errors.Is(o.err, ErrTimeout), errors.Is(o.err, ErrPanic):
-	case fctx.Err() != nil:
-		// The provider gave up because its deadline passed.
-		o.err = fmt.Errorf("%w: widget %q after %s (%w)", ErrTimeout, w.ID, w.Timeout, o.err)
-	default:
-		o.err = fmt.Errorf("widgets: widget %q: %w", w.ID, o.err)
+	case errors.As(o.err, &pe) && fctx.Err() != nil:
+		// The provider gave up because the registry's deadline passed.
+		o.err = fmt.Errorf("%w: widget %q after %s (%w)", ErrTimeout, w.ID, w.Timeout, pe.Err)
 	}
 
 	if o.err != nil {
@@ -471,6 +522,49 @@ func (r *Registry) runProvider(ctx context.Context, w Widget, conv attendance.Co
 		r.cache.put(key, cacheEntry{result: fr.result, at: fr.at, expires: fr.at.Add(w.CacheTTL)}, fr.at)
 	}
 	return fr
+}
+
+// refuseWhileAbandoned returns an ErrTimeout error if an abandoned call for
+// key is still running, or if w has MaxAbandonedPerWidget of them; nil if
+// the provider may be called.
+func (r *Registry) refuseWhileAbandoned(w Widget, key string) error {
+	r.abandonedMu.Lock()
+	defer r.abandonedMu.Unlock()
+	switch {
+	case r.abandonedKeys[key]:
+		return fmt.Errorf("%w: widget %q: an earlier call for this conversation timed out and has not returned", ErrTimeout, w.ID)
+	case r.abandonedWidget[w.ID] >= r.cfg.MaxAbandonedPerWidget:
+		return fmt.Errorf("%w: widget %q: %d earlier calls timed out and have not returned", ErrTimeout, w.ID, r.abandonedWidget[w.ID])
+	}
+	return nil
+}
+
+// abandon records that runProvider stopped waiting for call, unless the
+// provider has already returned.
+func (r *Registry) abandon(call *providerCall, widgetID, key string) {
+	r.abandonedMu.Lock()
+	defer r.abandonedMu.Unlock()
+	if call.returned {
+		return
+	}
+	call.abandoned = true
+	r.abandonedKeys[key] = true
+	r.abandonedWidget[widgetID]++
+}
+
+// callReturned records that the provider returned; an abandoned call stops
+// counting.
+func (r *Registry) callReturned(call *providerCall, widgetID, key string) {
+	r.abandonedMu.Lock()
+	defer r.abandonedMu.Unlock()
+	call.returned = true
+	if !call.abandoned {
+		return
+	}
+	delete(r.abandonedKeys, key)
+	if r.abandonedWidget[widgetID]--; r.abandonedWidget[widgetID] <= 0 {
+		delete(r.abandonedWidget, widgetID)
+	}
 }
 
 func (r *Registry) logFailure(ctx context.Context, widgetID, conversationID string, err error) {
@@ -496,50 +590,93 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// cache is a small TTL map bounded in size.
+// cache is a small TTL map bounded in size. A min-heap by expiry sits beside
+// the map, so making room in a full cache (expired entries first, then those
+// closest to expiry) costs O(log n) per entry removed instead of a scan of
+// every entry.
 type cache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[string]cacheEntry
+	entries map[string]*cacheItem
+	byExp   expiryHeap
+}
+
+// cacheItem is an entry with its key and its place in the heap.
+type cacheItem struct {
+	key   string
+	entry cacheEntry
+	index int
+}
+
+// expiryHeap orders items by expiry, soonest first (container/heap).
+type expiryHeap []*cacheItem
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].entry.expires.Before(h[j].entry.expires) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *expiryHeap) Push(x any) {
+	it := x.(*cacheItem)
+	it.index = len(*h)
+	*h = append(*h, it)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	n := len(old)
+	it := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return it
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, entries: make(map[string]cacheEntry)}
+	return &cache{max: max, entries: make(map[string]*cacheItem)}
 }
 
 func (c *cache) get(key string, now time.Time) (cacheEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+	it, ok := c.entries[key]
 	if !ok {
 		return cacheEntry{}, false
 	}
-	if !now.Before(e.expires) {
+	if !now.Before(it.entry.expires) {
+		heap.Remove(&c.byExp, it.index)
 		delete(c.entries, key)
 		return cacheEntry{}, false
 	}
-	return e, true
+	return it.entry, true
 }
 
 func (c *cache) put(key string, e cacheEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, exists := c.entries[key]; !exists && len(c.entries) >= c.max {
-		for k, old := range c.entries {
-			if !now.Before(old.expires) {
-				delete(c.entries, k)
-			}
+	if it, exists := c.entries[key]; exists {
+		it.entry = e
+		heap.Fix(&c.byExp, it.index)
+		return
+	}
+	if len(c.entries) >= c.max {
+		// Every expired entry goes; then, if still full, the soonest to
+		// expire.
+		for len(c.byExp) > 0 && !now.Before(c.byExp[0].entry.expires) {
+			delete(c.entries, heap.Pop(&c.byExp).(*cacheItem).key)
 		}
 		for len(c.entries) >= c.max {
-			var victim string
-			var soonest time.Time
-			for k, old := range c.entries {
-				if victim == "" || old.expires.Before(soonest) {
-					victim, soonest = k, old.expires
-				}
-			}
-			delete(c.entries, victim)
+			delete(c.entries, heap.Pop(&c.byExp).(*cacheItem).key)
 		}
 	}
-	c.entries[key] = e
+	it := &cacheItem{key: key, entry: e}
+	heap.Push(&c.byExp, it)
+	c.entries[key] = it
+}
+
+// size returns how many entries the cache holds, expired or not.
+func (c *cache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

@@ -638,3 +638,119 @@ func TestCacheIsBounded(t *testing.T) {
 	require.False(t, fetch("c1"))
 	require.Equal(t, map[string]int{"c1": 2, "c2": 1, "c3": 1}, calls)
 }
+
+// TestHungProviderIsNotCalledAgain: a provider that ignores its context and
+// never returns is called once per conversation while that call runs, and
+// at most Config.MaxAbandonedPerWidget times in all; the other fetches
+// answer ErrTimeout without calling it. Once the calls return, the widget
+// is called again.
+func TestHungProviderIsNotCalledAgain(t *testing.T) {
+	t.Parallel()
+	var convs []attendance.Conversation
+	for i := range 10 {
+		convs = append(convs, activeConv(fmt.Sprintf("c%d", i)))
+	}
+	h := newHarness(t, &widgets.Config{DefaultTimeout: 5 * time.Millisecond, MaxAbandonedPerWidget: 3}, convs...)
+	release := make(chan struct{})
+	var released sync.Once
+	t.Cleanup(func() { released.Do(func() { close(release) }) })
+	var calls, running atomic.Int64
+	require.NoError(t, h.reg.Register(widgets.Widget{
+		ID: "slow", Title: "Lento",
+		Provider: widgets.ProviderFunc(func(ctx context.Context, req widgets.Request) (widgets.Result, error) {
+			calls.Add(1)
+			running.Add(1)
+			defer running.Add(-1)
+			<-release // a backend call that ignores ctx
+			return widgets.Result{Note: "ok"}, nil
+		}),
+	}))
+	require.NoError(t, h.reg.Register(widgets.Widget{ID: "fast", Title: "Rápido", Provider: staticProvider("")}))
+	fetch := func(conv string) []widgets.WidgetResult {
+		res, err := h.reg.Fetch(t.Context(), widgets.FetchParams{Principal: agentAna, Profile: attendance.Profile{Widgets: []string{"slow", "fast"}}, ConversationID: conv})
+		require.NoError(t, err)
+		return res
+	}
+
+	for range 20 {
+		res := fetch("c0")
+		require.ErrorIs(t, res[0].Err, widgets.ErrTimeout)
+		require.Equal(t, widgets.CodeTimeout, widgets.ErrorCode(res[0].Err))
+		require.NoError(t, res[1].Err, "other widgets are not affected")
+	}
+	// A call's goroutine may not have reached the provider yet: the count
+	// can only grow to its bound.
+	require.LessOrEqual(t, calls.Load(), int64(1), "one call for c0 while the first still runs")
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+	for range 3 {
+		for _, c := range convs {
+			res := fetch(c.ID)
+			require.ErrorIs(t, res[0].Err, widgets.ErrTimeout)
+			require.NoError(t, res[1].Err)
+		}
+	}
+	require.LessOrEqual(t, calls.Load(), int64(3), "at most MaxAbandonedPerWidget calls of the widget")
+	require.LessOrEqual(t, running.Load(), int64(3))
+	require.Eventually(t, func() bool { return calls.Load() == 3 }, 10*time.Second, time.Millisecond)
+
+	released.Do(func() { close(release) })
+	require.Eventually(t, func() bool {
+		res := fetch("c9")
+		return res[0].Err == nil && res[0].Result.Note == "ok"
+	}, 10*time.Second, time.Millisecond, "once the abandoned calls return, the provider is called again")
+	require.Equal(t, int64(4), calls.Load())
+}
+
+// TestProviderContextErrorIsAProviderError: a provider's own error is a
+// provider error even when it wraps a context error (its backend call had a
+// deadline of its own); only the registry's deadline is a timeout, and only
+// the caller's context ending is "canceled".
+func TestProviderContextErrorIsAProviderError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	require.NoError(t, h.reg.Register(widgets.Widget{
+		ID: "fails", Title: "Falha", Timeout: time.Hour,
+		Provider: widgets.ProviderFunc(func(ctx context.Context, req widgets.Request) (widgets.Result, error) {
+			cctx, cancel := context.WithTimeout(ctx, time.Nanosecond) // e.g. http.Client.Timeout
+			defer cancel()
+			<-cctx.Done()
+			return widgets.Result{}, fmt.Errorf("calling billing: %w", cctx.Err())
+		}),
+	}))
+	require.NoError(t, h.reg.Register(widgets.Widget{
+		ID: "boom", Title: "Cancelado", Timeout: time.Hour,
+		Provider: widgets.ProviderFunc(func(ctx context.Context, req widgets.Request) (widgets.Result, error) {
+			return widgets.Result{}, fmt.Errorf("billing: %w", context.Canceled)
+		}),
+	}))
+	res, err := h.reg.Fetch(t.Context(), widgets.FetchParams{Principal: agentAna, Profile: profileAll, ConversationID: "c1"})
+	require.NoError(t, err)
+	for _, r := range res {
+		require.Equal(t, widgets.CodeProvider, widgets.ErrorCode(r.Err), r.WidgetID)
+		require.ErrorIs(t, r.Err, widgets.ErrProvider, r.WidgetID)
+		var pe *widgets.ProviderError
+		require.ErrorAs(t, r.Err, &pe, r.WidgetID)
+		require.Equal(t, r.WidgetID, pe.WidgetID)
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.Contains(t, string(b), `"code":"provider_error"`)
+	}
+	require.ErrorIs(t, byID(res)["fails"].Err, context.DeadlineExceeded, "the host still sees what the provider returned")
+
+	// The caller's own context ending is "canceled".
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = h.reg.Fetch(ctx, widgets.FetchParams{Principal: agentAna, Profile: profileAll, ConversationID: "c1"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, widgets.CodeCanceled, widgets.ErrorCode(err))
+	require.Equal(t, widgets.CodeCanceled, widgets.ErrorCode(fmt.Errorf("widgets: fetch: %w", context.DeadlineExceeded)))
+
+	// The outermost classification wins.
+	provider := &widgets.ProviderError{WidgetID: "w", Err: fmt.Errorf("nested: %w", widgets.ErrTimeout)}
+	require.Equal(t, widgets.CodeProvider, widgets.ErrorCode(provider))
+	require.Equal(t, widgets.CodeTimeout, widgets.ErrorCode(fmt.Errorf("%w: w (%w)", widgets.ErrTimeout, context.DeadlineExceeded)))
+	require.Equal(t, widgets.CodeProvider, widgets.ErrorCode(errors.New("down")))
+	require.Equal(t, widgets.CodeTimeout, widgets.ErrorCode(errors.Join(errors.New("x"), widgets.ErrTimeout)))
+	require.Equal(t, "", widgets.ErrorCode(nil))
+}

@@ -14,7 +14,10 @@
 // merges the sources newest first and paginates with opaque HMAC-signed
 // tokens, and [Service], which authorizes every call against the
 // conversation being served (through widgets.Authorize) and scopes every
-// read and write to that conversation's beneficiary.
+// read and write to that conversation's beneficiary. A Journey does not
+// authorize and its entries include agents' internal notes: hosts reach it
+// through the Service, or through a path of their own that only agents and
+// supervisors can reach.
 //
 // # Personal data
 //
@@ -37,5 +40,8 @@
 // ErrConflict (a status changed meanwhile), ErrInvalidTransition (the
 // platform refused a status change); and [ErrInvalidPageToken] (a
 // *[PageTokenError]) for a journey page token that was altered or issued
-// for another beneficiary or key, and [ErrInvalidCPF].
+// for another beneficiary or key, [ErrInvalidCPF], [ErrSourceMismatch] (a
+// host source returned another beneficiary or occurrence than asked for;
+// nothing of it is returned) and [ErrSourcePanic] (a *[SourcePanicError]:
+// a host source panicked and was recovered).
 package beneficiary

@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mosiachat/mosiachat/attendance"
 )
@@ -55,11 +57,18 @@ const (
 )
 
 // Entry is one line of the beneficiary's journey (Perfil do usuário / Aba de
-// Contatos).
+// Contatos). Its Detail may be an agent's internal note; see [Journey].
 type Entry struct {
 	Kind EntryKind `json:"kind"`
-	// ID is unique in the journey and stable across calls.
-	ID string    `json:"id"`
+	// ID is unique in the journey and stable across calls, at most
+	// MaxEntryIDBytes. It is built from the source's IDs ("event/" and the
+	// event's ID, ...); one that would be longer is cut and ends in a hash
+	// of the whole, so it stays unique.
+	ID string `json:"id"`
+	// At is when it happened; the zero time when the source did not say
+	// (such entries come last). A conversation's step is never before the
+	// conversation's creation: a step stamped earlier (a clock behind, or no
+	// time) shows the creation time.
 	At time.Time `json:"at"`
 	// Title is a one-line pt-BR summary.
 	Title string `json:"title"`
@@ -92,8 +101,11 @@ type JourneyQuery struct {
 	Limit int
 }
 
-// Journey defaults.
+// Journey defaults and limits.
 const (
+	// MaxEntryIDBytes bounds Entry.ID, so that a page token, which holds
+	// the ID of the last entry of its page, stays short.
+	MaxEntryIDBytes = 256
 	// DefaultPageSize is the journey page size when none is asked for.
 	DefaultPageSize = 20
 	// DefaultMaxPageSize caps the page size asked for.
@@ -125,6 +137,14 @@ type JourneyConfig struct {
 // Journey merges a beneficiary's conversations (with their transitions),
 // occurrences (with comments and status changes) and other events into one
 // timeline, newest first, paginated with signed opaque tokens.
+//
+// A Journey is agent-facing and does no authorization of its own: its
+// entries include agents' internal notes (transfer and finalization notes,
+// occurrence comments and status notes) that the beneficiary must not see.
+// A host must reach it only through [Service.Journey], which authorizes the
+// principal on the conversation being served, or through a path of its own
+// that only agents and supervisors can reach; never from a
+// beneficiary-facing endpoint.
 //
 // It is safe for concurrent use. Each page reads the sources again, so a
 // page reflects what happened since the previous one; the token is a
@@ -203,10 +223,13 @@ func (c cursor) before(e Entry) bool {
 	return e.ID < c.id
 }
 
-// Page returns one page of the beneficiary's journey. A malformed query is
+// Page returns one page of the beneficiary's journey. It does not
+// authorize: the entries include agents' internal notes, so only an
+// agent-facing path may call it (see [Journey]). A malformed query is
 // attendance.ErrInvalidArgument; a token that was altered, or issued for
 // another beneficiary or by another key, is ErrInvalidPageToken; the
-// sources' errors are wrapped.
+// sources' errors are wrapped, and a source's panic is recovered as a
+// *SourcePanicError.
 func (j *Journey) Page(ctx context.Context, q JourneyQuery) (JourneyPage, error) {
 	if q.BeneficiaryID == "" {
 		return JourneyPage{}, fmt.Errorf("%w: beneficiary: JourneyQuery.BeneficiaryID is empty", attendance.ErrInvalidArgument)
@@ -228,7 +251,7 @@ func (j *Journey) Page(ctx context.Context, q JourneyQuery) (JourneyPage, error)
 		after = &c
 	}
 
-	entries, err := j.collect(ctx, q.BeneficiaryID, after)
+	entries, err := guard("journey source", func() ([]Entry, error) { return j.collect(ctx, q.BeneficiaryID, after) })
 	if err != nil {
 		return JourneyPage{}, err
 	}
@@ -264,8 +287,9 @@ func (j *Journey) collect(ctx context.Context, beneficiaryID string, after *curs
 			continue // defensive: a lister that ignores the filter
 		}
 		out = append(out, j.conversationEntry(c))
-		// Every transition of c happens at or after it was created; if that
-		// is newer than the cursor, none of them can be on this page.
+		// Every transition of c is dated at or after its creation (eventEntry
+		// sees to it); if that is newer than the cursor, none of them can be
+		// on this page.
 		if after != nil && c.CreatedAt.After(after.at) {
 			continue
 		}
@@ -306,7 +330,28 @@ func (j *Journey) collect(ctx context.Context, beneficiaryID string, after *curs
 			})
 		}
 	}
+	for i := range out {
+		out[i].ID = boundEntryID(out[i].ID)
+	}
 	return out, nil
+}
+
+// boundEntryID returns id if it is at most MaxEntryIDBytes; otherwise its
+// first bytes (cut at a character boundary), "~" and the hex SHA-256 of the
+// whole id, MaxEntryIDBytes at most. The result is stable and, but for a
+// hash collision, unique, so pagination by (At, ID) still sees each entry
+// once; and it keeps page tokens short.
+func boundEntryID(id string) string {
+	if len(id) <= MaxEntryIDBytes {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	suffix := "~" + hex.EncodeToString(sum[:])
+	keep := MaxEntryIDBytes - len(suffix)
+	for keep > 0 && !utf8.RuneStart(id[keep]) {
+		keep--
+	}
+	return id[:keep] + suffix
 }
 
 func (j *Journey) conversationEntry(c attendance.Conversation) Entry {
@@ -328,7 +373,9 @@ func (j *Journey) conversationEntry(c attendance.Conversation) Entry {
 }
 
 // eventEntry turns a system message into an entry; offers, declines and the
-// opening (already the conversation entry) are left out as noise.
+// opening (already the conversation entry) are left out as noise. The
+// entry's time is at least the conversation's creation time, which collect
+// relies on to skip the messages of conversations newer than the cursor.
 func (j *Journey) eventEntry(c attendance.Conversation, m attendance.Message) (Entry, bool) {
 	if m.Kind != attendance.KindSystem || m.Event == nil {
 		return Entry{}, false
@@ -363,8 +410,12 @@ func (j *Journey) eventEntry(c attendance.Conversation, m attendance.Message) (E
 	default:
 		return Entry{}, false
 	}
+	at := m.CreatedAt
+	if at.Before(c.CreatedAt) {
+		at = c.CreatedAt
+	}
 	return Entry{
-		Kind: EntryConversationEvent, ID: fmt.Sprintf("conversation/%s/%010d", c.ID, m.Seq), At: m.CreatedAt,
+		Kind: EntryConversationEvent, ID: fmt.Sprintf("conversation/%s/%010d", c.ID, m.Seq), At: at,
 		Title: title, Detail: detail, Channel: c.Channel,
 		ConversationID: c.ID, Protocol: c.Protocol,
 	}, true
@@ -414,15 +465,20 @@ func stateLabel(s attendance.State) string {
 	return string(s)
 }
 
-// Page tokens: base64url(payload || mac), payload = version(1) ||
-// unix nanoseconds(8) || entry ID; mac = HMAC-SHA256(key, "journey" 0
-// beneficiaryID 0 payload) cut to 16 bytes. The beneficiary ID is in the
-// MAC, not in the token, so a token neither reveals it nor works for
-// another beneficiary.
+// Page tokens: base64url(payload || mac), payload = version(1) || unix
+// seconds(8, two's complement) || nanoseconds(4) || entry ID; mac =
+// HMAC-SHA256(key, "journey" 0 beneficiaryID 0 payload) cut to 16 bytes.
+// Seconds and nanoseconds hold every time.Time, the zero one included (Unix
+// nanoseconds hold only the years 1678 to 2262). Entry IDs are at most
+// MaxEntryIDBytes, so a token is at most tokenHeaderLen+MaxEntryIDBytes+
+// tokenMACLen bytes, well under maxTokenLen once encoded. The beneficiary
+// ID is in the MAC, not in the token, so a token neither reveals it nor
+// works for another beneficiary.
 const (
-	tokenVersion = 1
-	tokenMACLen  = 16
-	maxTokenLen  = 1024
+	tokenVersion   = 2
+	tokenHeaderLen = 1 + 8 + 4
+	tokenMACLen    = 16
+	maxTokenLen    = 1024
 )
 
 func (j *Journey) mac(beneficiaryID string, payload []byte) []byte {
@@ -435,9 +491,10 @@ func (j *Journey) mac(beneficiaryID string, payload []byte) []byte {
 }
 
 func (j *Journey) encodeToken(beneficiaryID string, c cursor) string {
-	payload := make([]byte, 0, 9+len(c.id))
+	payload := make([]byte, 0, tokenHeaderLen+len(c.id)+tokenMACLen)
 	payload = append(payload, tokenVersion)
-	payload = binary.BigEndian.AppendUint64(payload, uint64(c.at.UnixNano()))
+	payload = binary.BigEndian.AppendUint64(payload, uint64(c.at.Unix()))
+	payload = binary.BigEndian.AppendUint32(payload, uint32(c.at.Nanosecond()))
 	payload = append(payload, c.id...)
 	return base64.RawURLEncoding.EncodeToString(append(payload, j.mac(beneficiaryID, payload)...))
 }
@@ -450,7 +507,7 @@ func (j *Journey) decodeToken(beneficiaryID, token string) (cursor, error) {
 	if err != nil {
 		return cursor{}, &PageTokenError{Reason: "not a token"}
 	}
-	if len(raw) < 9+tokenMACLen {
+	if len(raw) < tokenHeaderLen+tokenMACLen {
 		return cursor{}, &PageTokenError{Reason: "too short"}
 	}
 	payload, sum := raw[:len(raw)-tokenMACLen], raw[len(raw)-tokenMACLen:]
@@ -460,6 +517,10 @@ func (j *Journey) decodeToken(beneficiaryID, token string) (cursor, error) {
 	if payload[0] != tokenVersion {
 		return cursor{}, &PageTokenError{Reason: "unknown version"}
 	}
-	nanos := int64(binary.BigEndian.Uint64(payload[1:9]))
-	return cursor{at: time.Unix(0, nanos), id: string(payload[9:])}, nil
+	sec := int64(binary.BigEndian.Uint64(payload[1:9]))
+	nsec := binary.BigEndian.Uint32(payload[9:13])
+	if nsec >= 1e9 {
+		return cursor{}, &PageTokenError{Reason: "malformed time"}
+	}
+	return cursor{at: time.Unix(sec, int64(nsec)).UTC(), id: string(payload[tokenHeaderLen:])}, nil
 }

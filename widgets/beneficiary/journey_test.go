@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -239,4 +241,109 @@ func FuzzJourneyToken(f *testing.F) {
 			t.Fatalf("forged token accepted: %s", fmt.Sprintf("%q", tok))
 		}
 	})
+}
+
+// walkAll walks the journey with each limit and checks that every entry of
+// the full journey shows up once, in order, and that pagination ends.
+func walkAll(t *testing.T, j *beneficiary.Journey, beneficiaryID string, want int) []beneficiary.Entry {
+	t.Helper()
+	full, err := j.Page(t.Context(), beneficiary.JourneyQuery{BeneficiaryID: beneficiaryID, Limit: 100})
+	require.NoError(t, err)
+	require.Empty(t, full.NextPageToken)
+	require.Len(t, full.Entries, want)
+	for _, limit := range []int{1, 2, 3, want - 1} {
+		got, _ := allPages(t, j, beneficiaryID, limit)
+		require.Equal(t, full.Entries, got, "limit %d", limit)
+	}
+	return full.Entries
+}
+
+// TestJourneyZeroAndFarTimes: entries without a time (the zero time.Time)
+// or far in the past or future paginate like any other: each shows once
+// and the walk ends.
+func TestJourneyZeroAndFarTimes(t *testing.T) {
+	t.Parallel()
+	evs := memdata.NewEvents()
+	times := []time.Time{
+		{}, {}, {}, // a host event without timestamp
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(1500, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(1677, 9, 21, 0, 12, 43, 145224191, time.UTC), // just before UnixNano's range
+		demoNow,
+		time.Date(2262, 4, 11, 23, 47, 16, 854775808, time.UTC), // just after it
+		time.Date(3000, 1, 1, 0, 0, 0, 999999999, time.FixedZone("x", -3*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+	}
+	for i, at := range times {
+		evs.Add(beneficiary.Event{ID: fmt.Sprintf("e%02d", i), BeneficiaryID: "ben-x", At: at, Channel: "telefone", Title: "Ligação"})
+	}
+	// A conversation whose accept is stamped before its creation (a clock
+	// behind) and one whose finalization has no time: the steps show the
+	// creation time, so they are not skipped on later pages.
+	convs := memdata.NewConversations()
+	created := demoNow.Add(-time.Hour)
+	require.NoError(t, convs.Put(attendance.Conversation{ID: "c1", BeneficiaryID: "ben-x", CreatedAt: created, State: attendance.StateFinalized},
+		attendance.Message{Kind: attendance.KindSystem, Event: &attendance.Event{Type: attendance.EventAccepted, AgentID: "ana"}, CreatedAt: created.Add(-time.Second)},
+		attendance.Message{Kind: attendance.KindSystem, Event: &attendance.Event{Type: attendance.EventFinalized}},
+	))
+	evs.Add(beneficiary.Event{ID: "between", BeneficiaryID: "ben-x", At: created.Add(-time.Second / 2), Title: "Entre"})
+
+	j, err := beneficiary.NewJourney(convs, memdata.NewOccurrences(), &beneficiary.JourneyConfig{TokenKey: testKey, Events: evs})
+	require.NoError(t, err)
+	entries := walkAll(t, j, "ben-x", len(times)+4)
+	seen := map[string]bool{}
+	for i, e := range entries {
+		require.False(t, seen[e.ID], "duplicate %s", e.ID)
+		seen[e.ID] = true
+		if i > 0 {
+			require.False(t, e.At.After(entries[i-1].At), "not newest first at %d", i)
+		}
+	}
+	require.Equal(t, "event/e09", entries[0].ID, "year 9999 first")
+	require.True(t, entries[len(entries)-1].At.IsZero(), "no time: last")
+	for _, id := range []string{"conversation/c1/0000000001", "conversation/c1/0000000002"} {
+		require.True(t, seen[id], id)
+	}
+}
+
+// TestJourneyLongIDs: entries built from very long host IDs get bounded,
+// distinct, stable IDs, so every page token of a walk works.
+func TestJourneyLongIDs(t *testing.T) {
+	t.Parallel()
+	evs := memdata.NewEvents()
+	long := strings.Repeat("x", 800)
+	ids := []string{long, long + "y", strings.Repeat("é", 3000), "short"}
+	for i, id := range ids {
+		evs.Add(beneficiary.Event{ID: id, BeneficiaryID: "ben-x", At: demoNow.Add(-time.Duration(i%2) * time.Hour), Title: "Evento"})
+	}
+	occ := memdata.NewOccurrences(beneficiary.Occurrence{
+		ID: strings.Repeat("o", 2000), BeneficiaryID: "ben-x", Title: "Ocorrência", Status: beneficiary.StatusOpen, CreatedAt: demoNow.Add(-2 * time.Hour),
+		Comments: []beneficiary.Comment{{ID: strings.Repeat("c", 2000), Text: "nota", At: demoNow.Add(-90 * time.Minute)}},
+	})
+	j, err := beneficiary.NewJourney(memdata.NewConversations(), occ, &beneficiary.JourneyConfig{TokenKey: testKey, Events: evs})
+	require.NoError(t, err)
+
+	entries := walkAll(t, j, "ben-x", len(ids)+2)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		require.LessOrEqual(t, len(e.ID), beneficiary.MaxEntryIDBytes, e.ID)
+		require.True(t, utf8.ValidString(e.ID), e.ID)
+		require.False(t, seen[e.ID], "duplicate %s", e.ID)
+		seen[e.ID] = true
+	}
+	require.True(t, seen["event/short"], "short IDs are kept as they are")
+	again := walkAll(t, j, "ben-x", len(ids)+2)
+	require.Equal(t, entries, again, "stable across calls")
+
+	// Every token of the walk is short and accepted.
+	token := ""
+	for {
+		page, err := j.Page(t.Context(), beneficiary.JourneyQuery{BeneficiaryID: "ben-x", PageToken: token, Limit: 1})
+		require.NoError(t, err)
+		if page.NextPageToken == "" {
+			break
+		}
+		require.LessOrEqual(t, len(page.NextPageToken), 1024)
+		token = page.NextPageToken
+	}
 }

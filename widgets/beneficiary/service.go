@@ -2,8 +2,10 @@ package beneficiary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,50 @@ import (
 
 // MaxCommentBytes bounds a comment an agent adds to an occurrence.
 const MaxCommentBytes = 4000
+
+// Errors of the host's sources, as the Service reports them.
+var (
+	// ErrSourceMismatch: a host source answered about someone or something
+	// other than what it was asked for (the Directory returned another
+	// beneficiary, AddComment or SetStatus another occurrence). What it
+	// returned is dropped, never shown; the host's source has a bug.
+	ErrSourceMismatch = errors.New("beneficiary: source returned other data than asked for")
+	// ErrSourcePanic: a host source (Directory, Occurrences, or a Journey's
+	// sources) panicked; the error is a *SourcePanicError.
+	ErrSourcePanic = errors.New("beneficiary: source panicked")
+)
+
+// SourcePanicError is a host source's panic, recovered. errors.Is(err,
+// ErrSourcePanic) holds for it. Its message does not include the panic
+// value, which may carry beneficiary data; the value and the stack are
+// fields for the host to inspect.
+type SourcePanicError struct {
+	// Source names the call, e.g. "Directory.Beneficiary".
+	Source string
+	// Value is what the source passed to panic.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack []byte
+}
+
+// Error names the call, not the panic value.
+func (e *SourcePanicError) Error() string {
+	return fmt.Sprintf("beneficiary: %s panicked", e.Source)
+}
+
+// Is makes errors.Is(err, ErrSourcePanic) true.
+func (e *SourcePanicError) Is(target error) bool { return target == ErrSourcePanic }
+
+// guard calls f, turning a panic into a *SourcePanicError.
+func guard[T any](source string, f func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			v, err = zero, &SourcePanicError{Source: source, Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
 
 // Config tunes a [Service]. A nil *Config is the same as the zero Config.
 type Config struct {
@@ -33,7 +79,12 @@ type Config struct {
 // only a supervisor or the agent to whom the conversation is offered or
 // assigned; writes (comments, status changes) need the conversation active
 // with that agent, or a supervisor. Whatever is read is the conversation's
-// beneficiary's, never anyone else's.
+// beneficiary's, never anyone else's: what a host source returns about
+// someone else is dropped (ErrSourceMismatch, or attendance.ErrNotFound
+// for another beneficiary's occurrence). A panic in a host source is
+// recovered and returned as a *SourcePanicError (logged with its stack,
+// never its value); the Service sets no timeouts of its own, so sources
+// must honour ctx.
 //
 // Safe for concurrent use.
 type Service struct {
@@ -81,15 +132,21 @@ func (s *Service) authorizeWrite(ctx context.Context, p attendance.Principal, co
 }
 
 // Beneficiary returns the data of the conversation's beneficiary (Dados do
-// cliente), with the CPF masked unless Config.RevealCPF allows p.
+// cliente), with the CPF masked unless Config.RevealCPF allows p. If the
+// Directory returns a beneficiary with another ID, the error matches
+// ErrSourceMismatch and nothing of it is returned.
 func (s *Service) Beneficiary(ctx context.Context, p attendance.Principal, conversationID string) (Beneficiary, error) {
 	conv, err := widgets.Authorize(ctx, s.access, p, conversationID)
 	if err != nil {
 		return Beneficiary{}, err
 	}
-	b, err := s.dir.Beneficiary(ctx, conv.BeneficiaryID)
+	b, err := guard("Directory.Beneficiary", func() (Beneficiary, error) { return s.dir.Beneficiary(ctx, conv.BeneficiaryID) })
 	if err != nil {
+		s.logPanic(ctx, err)
 		return Beneficiary{}, fmt.Errorf("beneficiary: directory: %w", err)
+	}
+	if b.ID != conv.BeneficiaryID {
+		return Beneficiary{}, fmt.Errorf("beneficiary: directory returned a beneficiary other than %q, the conversation's: %w", conv.BeneficiaryID, ErrSourceMismatch)
 	}
 	b.CPFRevealed = ""
 	if b.CPF != "" && s.reveal(p) {
@@ -110,8 +167,11 @@ func (s *Service) Occurrences(ctx context.Context, p attendance.Principal, conve
 			return nil, fmt.Errorf("%w: beneficiary: unknown occurrence status %q", attendance.ErrInvalidArgument, st)
 		}
 	}
-	list, err := s.occ.ListOccurrences(ctx, ListOccurrencesFilter{BeneficiaryID: conv.BeneficiaryID, Statuses: statuses})
+	list, err := guard("Occurrences.ListOccurrences", func() ([]Occurrence, error) {
+		return s.occ.ListOccurrences(ctx, ListOccurrencesFilter{BeneficiaryID: conv.BeneficiaryID, Statuses: statuses})
+	})
 	if err != nil {
+		s.logPanic(ctx, err)
 		return nil, fmt.Errorf("beneficiary: occurrences: %w", err)
 	}
 	out := list[:0:0]
@@ -138,8 +198,9 @@ func (s *Service) ownOccurrence(ctx context.Context, conv attendance.Conversatio
 	if occurrenceID == "" {
 		return Occurrence{}, fmt.Errorf("%w: beneficiary: empty occurrence ID", attendance.ErrInvalidArgument)
 	}
-	o, err := s.occ.GetOccurrence(ctx, occurrenceID)
+	o, err := guard("Occurrences.GetOccurrence", func() (Occurrence, error) { return s.occ.GetOccurrence(ctx, occurrenceID) })
 	if err != nil {
+		s.logPanic(ctx, err)
 		return Occurrence{}, fmt.Errorf("beneficiary: occurrence %q: %w", occurrenceID, err)
 	}
 	if o.BeneficiaryID != conv.BeneficiaryID {
@@ -162,8 +223,14 @@ func (s *Service) CommentOccurrence(ctx context.Context, p attendance.Principal,
 	if _, err := s.ownOccurrence(ctx, conv, occurrenceID); err != nil {
 		return Occurrence{}, err
 	}
-	o, err := s.occ.AddComment(ctx, AddCommentParams{OccurrenceID: occurrenceID, Author: p, Text: text, At: s.now()})
+	o, err := guard("Occurrences.AddComment", func() (Occurrence, error) {
+		return s.occ.AddComment(ctx, AddCommentParams{OccurrenceID: occurrenceID, Author: p, Text: text, At: s.now()})
+	})
 	if err != nil {
+		s.logPanic(ctx, err)
+		return Occurrence{}, fmt.Errorf("beneficiary: commenting occurrence %q: %w", occurrenceID, err)
+	}
+	if err := sameOccurrence(o, occurrenceID, conv.BeneficiaryID); err != nil {
 		return Occurrence{}, fmt.Errorf("beneficiary: commenting occurrence %q: %w", occurrenceID, err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "beneficiary: occurrence commented",
@@ -190,8 +257,14 @@ func (s *Service) SetOccurrenceStatus(ctx context.Context, p attendance.Principa
 	if _, err := s.ownOccurrence(ctx, conv, occurrenceID); err != nil {
 		return Occurrence{}, err
 	}
-	o, err := s.occ.SetStatus(ctx, SetStatusParams{OccurrenceID: occurrenceID, From: from, To: to, Author: p, Note: note, At: s.now()})
+	o, err := guard("Occurrences.SetStatus", func() (Occurrence, error) {
+		return s.occ.SetStatus(ctx, SetStatusParams{OccurrenceID: occurrenceID, From: from, To: to, Author: p, Note: note, At: s.now()})
+	})
 	if err != nil {
+		s.logPanic(ctx, err)
+		return Occurrence{}, fmt.Errorf("beneficiary: changing occurrence %q: %w", occurrenceID, err)
+	}
+	if err := sameOccurrence(o, occurrenceID, conv.BeneficiaryID); err != nil {
 		return Occurrence{}, fmt.Errorf("beneficiary: changing occurrence %q: %w", occurrenceID, err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "beneficiary: occurrence status changed",
@@ -208,5 +281,26 @@ func (s *Service) Journey(ctx context.Context, p attendance.Principal, conversat
 	if err != nil {
 		return JourneyPage{}, err
 	}
-	return s.journey.Page(ctx, JourneyQuery{BeneficiaryID: conv.BeneficiaryID, PageToken: pageToken, Limit: limit})
+	page, err := s.journey.Page(ctx, JourneyQuery{BeneficiaryID: conv.BeneficiaryID, PageToken: pageToken, Limit: limit})
+	s.logPanic(ctx, err)
+	return page, err
+}
+
+// sameOccurrence returns an error matching ErrSourceMismatch unless o is the
+// occurrence asked for, of the conversation's beneficiary.
+func sameOccurrence(o Occurrence, occurrenceID, beneficiaryID string) error {
+	if o.ID != occurrenceID || o.BeneficiaryID != beneficiaryID {
+		return fmt.Errorf("the platform returned another occurrence: %w", ErrSourceMismatch)
+	}
+	return nil
+}
+
+// logPanic logs a source's recovered panic, with its stack but not its
+// value; other errors (and nil) are not logged.
+func (s *Service) logPanic(ctx context.Context, err error) {
+	var pe *SourcePanicError
+	if errors.As(err, &pe) {
+		s.log.LogAttrs(ctx, slog.LevelError, "beneficiary: host source panicked",
+			slog.String("source", pe.Source), slog.String("stack", string(pe.Stack)))
+	}
 }

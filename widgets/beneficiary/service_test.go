@@ -2,6 +2,7 @@ package beneficiary_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -159,4 +160,95 @@ func TestServiceJourney(t *testing.T) {
 	_ = h.demo.Conversations.Put(attendance.Conversation{ID: "conv-joao", BeneficiaryID: "ben-0002", State: attendance.StateActive, AgentID: "bruno", CreatedAt: demoNow})
 	_, err = h.svc.Journey(t.Context(), bruno, "conv-joao", page.NextPageToken, 3)
 	require.ErrorIs(t, err, beneficiary.ErrInvalidPageToken)
+}
+
+// wrongDirectory returns another beneficiary than asked for, or panics.
+type wrongDirectory struct{ panics bool }
+
+func (d wrongDirectory) Beneficiary(ctx context.Context, id string) (beneficiary.Beneficiary, error) {
+	if d.panics {
+		panic("directory fault with " + id)
+	}
+	return beneficiary.Beneficiary{ID: "ben-0002", Name: "João Pereira", CPF: "24681357928"}, nil
+}
+
+// panickingOccurrences panics on every call.
+type panickingOccurrences struct{ beneficiary.Occurrences }
+
+func (panickingOccurrences) ListOccurrences(context.Context, beneficiary.ListOccurrencesFilter) ([]beneficiary.Occurrence, error) {
+	panic("platform fault")
+}
+
+func (panickingOccurrences) GetOccurrence(context.Context, string) (beneficiary.Occurrence, error) {
+	panic("platform fault")
+}
+
+// swappingOccurrences answers writes with another occurrence.
+type swappingOccurrences struct{ *memdata.Occurrences }
+
+func (o swappingOccurrences) AddComment(ctx context.Context, p beneficiary.AddCommentParams) (beneficiary.Occurrence, error) {
+	return o.GetOccurrence(ctx, "occ-other")
+}
+
+func (o swappingOccurrences) SetStatus(ctx context.Context, p beneficiary.SetStatusParams) (beneficiary.Occurrence, error) {
+	return o.GetOccurrence(ctx, "occ-other")
+}
+
+// TestServiceRefusesOtherData: a Directory that answers with another
+// beneficiary, or a platform that answers a write with another occurrence,
+// is a source error; none of the other person's data comes back.
+func TestServiceRefusesOtherData(t *testing.T) {
+	t.Parallel()
+	h := newService(t, nil)
+	svc, err := beneficiary.New(h.demo.Conversations, wrongDirectory{}, swappingOccurrences{h.demo.Occurrences}, newJourney(t, h.demo, testKey), nil)
+	require.NoError(t, err)
+
+	b, err := svc.Beneficiary(t.Context(), ana, convID)
+	require.ErrorIs(t, err, beneficiary.ErrSourceMismatch)
+	require.Empty(t, b.Name)
+	require.NotContains(t, err.Error(), "João")
+
+	o, err := svc.CommentOccurrence(t.Context(), ana, convID, "occ-7781", "nota")
+	require.ErrorIs(t, err, beneficiary.ErrSourceMismatch)
+	require.Empty(t, o.ID)
+	o, err = svc.SetOccurrenceStatus(t.Context(), ana, convID, "occ-7781", "", beneficiary.StatusWaiting, "")
+	require.ErrorIs(t, err, beneficiary.ErrSourceMismatch)
+	require.Empty(t, o.ID)
+}
+
+// TestServiceRecoversSourcePanics: a panic in the host's Directory or
+// Occurrences is an error matching ErrSourcePanic, logged with its stack but
+// without its value; the process goes on.
+func TestServiceRecoversSourcePanics(t *testing.T) {
+	t.Parallel()
+	h := newService(t, nil)
+	var logs bytes.Buffer
+	panicky := panickingOccurrences{h.demo.Occurrences}
+	j, err := beneficiary.NewJourney(h.demo.Conversations, panicky, &beneficiary.JourneyConfig{TokenKey: testKey})
+	require.NoError(t, err)
+	svc, err := beneficiary.New(h.demo.Conversations, wrongDirectory{panics: true}, panicky, j,
+		&beneficiary.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+
+	_, err = svc.Beneficiary(t.Context(), ana, convID)
+	require.ErrorIs(t, err, beneficiary.ErrSourcePanic)
+	var pe *beneficiary.SourcePanicError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "Directory.Beneficiary", pe.Source)
+	require.Equal(t, "directory fault with "+memdata.DemoBeneficiaryID, pe.Value)
+	require.NotEmpty(t, pe.Stack)
+	require.NotContains(t, err.Error(), "fault")
+
+	_, err = svc.Occurrences(t.Context(), ana, convID)
+	require.ErrorIs(t, err, beneficiary.ErrSourcePanic)
+	_, err = svc.Occurrence(t.Context(), ana, convID, "occ-7781")
+	require.ErrorIs(t, err, beneficiary.ErrSourcePanic)
+	_, err = svc.CommentOccurrence(t.Context(), ana, convID, "occ-7781", "nota")
+	require.ErrorIs(t, err, beneficiary.ErrSourcePanic)
+	_, err = svc.Journey(t.Context(), ana, convID, "", 3)
+	require.ErrorIs(t, err, beneficiary.ErrSourcePanic)
+
+	require.Contains(t, logs.String(), "source=Directory.Beneficiary")
+	require.Contains(t, logs.String(), "source=Occurrences.ListOccurrences")
+	require.NotContains(t, logs.String(), "fault", "the panic value is not logged")
 }

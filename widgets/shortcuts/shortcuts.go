@@ -38,6 +38,9 @@ var (
 	// ErrMissingValue: rendering needs a variable whose value is empty in
 	// Vars; nothing is sent with a blank in it.
 	ErrMissingValue = errors.New("shortcuts: missing variable value")
+	// ErrValueTooLong: rendering needs a variable whose value is longer than
+	// MaxValueBytes; nothing is sent with it cut.
+	ErrValueTooLong = errors.New("shortcuts: variable value too long")
 )
 
 // Limits on a configuration file.
@@ -52,6 +55,10 @@ const (
 	MaxTextBytes = 4096
 	// MaxTitleBytes bounds one shortcut's title.
 	MaxTitleBytes = 100
+	// MaxValueBytes bounds a variable's value as inserted by Render (after
+	// control and format characters are removed); a longer one is
+	// ErrValueTooLong.
+	MaxValueBytes = 256
 )
 
 // DefaultSet is the set used by a profile whose Shortcuts field is empty.
@@ -72,8 +79,14 @@ var Variables = []string{
 	"greeting",               // "Bom dia", "Boa tarde" or "Boa noite" by Vars.Now
 }
 
-// Vars are the values a shortcut is rendered with. An empty field that a
-// shortcut uses is ErrMissingValue at render time.
+// Vars are the values a shortcut is rendered with. Each value is inserted
+// as one line of plain text: control characters (line breaks, tabs...) are
+// turned into spaces, Unicode format characters (bidirectional overrides
+// such as U+202E, zero-width characters) and invalid UTF-8 are dropped,
+// and runs of spaces become one. A value a shortcut uses that is then empty
+// is ErrMissingValue at render time, one longer than MaxValueBytes
+// ErrValueTooLong. A value is never read as a template: "{{protocol}}" in a
+// name is inserted as written.
 type Vars struct {
 	BeneficiaryName string
 	Protocol        string
@@ -89,21 +102,21 @@ type Vars struct {
 func (v Vars) lookup(name string) string {
 	switch name {
 	case "beneficiary_name":
-		return strings.TrimSpace(v.BeneficiaryName)
+		return cleanValue(v.BeneficiaryName)
 	case "beneficiary_first_name":
-		return firstWord(v.BeneficiaryName)
+		return firstWord(cleanValue(v.BeneficiaryName))
 	case "protocol":
-		return strings.TrimSpace(v.Protocol)
+		return cleanValue(v.Protocol)
 	case "agent_name":
-		return strings.TrimSpace(v.AgentName)
+		return cleanValue(v.AgentName)
 	case "agent_first_name":
-		return firstWord(v.AgentName)
+		return firstWord(cleanValue(v.AgentName))
 	case "subject":
-		return strings.TrimSpace(v.Subject)
+		return cleanValue(v.Subject)
 	case "plan_name":
-		return strings.TrimSpace(v.PlanName)
+		return cleanValue(v.PlanName)
 	case "card_number":
-		return strings.TrimSpace(v.CardNumber)
+		return cleanValue(v.CardNumber)
 	case "date":
 		if v.Now.IsZero() {
 			return ""
@@ -123,6 +136,28 @@ func (v Vars) lookup(name string) string {
 		}
 	}
 	return ""
+}
+
+// cleanValue makes a variable's value one line of plain text: control
+// characters become spaces, format characters (Unicode category Cf: bidi
+// overrides, zero-width characters) and invalid UTF-8 are dropped, and
+// spaces are collapsed and trimmed.
+func cleanValue(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s))
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		s = s[size:]
+		switch {
+		case r == utf8.RuneError && size == 1: // invalid UTF-8: dropped
+		case unicode.IsControl(r):
+			sb.WriteByte(' ')
+		case unicode.Is(unicode.Cf, r): // dropped
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(sb.String()), " ")
 }
 
 func firstWord(s string) string {
@@ -145,7 +180,11 @@ type Shortcut struct {
 	// Text is the template, with {{variable}} placeholders.
 	Text string `json:"text"`
 
+	// parts is Text compiled, and src the Text it was compiled from; a
+	// Shortcut not built by Parse (built by hand, or decoded from JSON) or
+	// whose Text was changed is compiled when rendered.
 	parts []part
+	src   string
 }
 
 // part is a literal run of text or, when variable is set, a placeholder.
@@ -154,11 +193,41 @@ type part struct {
 	variable string
 }
 
+// compiled returns the parts of s.Text: those Parse compiled, or, for a
+// Shortcut that Parse did not build (or whose Text changed since), Text
+// checked and compiled as Parse would, or the *ConfigError Parse would have
+// reported.
+func (s Shortcut) compiled() ([]part, error) {
+	if s.parts != nil && s.src == s.Text {
+		return s.parts, nil
+	}
+	trig := s.Trigger
+	if trig == "" {
+		trig = "(no trigger)"
+	}
+	if !validText(s.Text) {
+		return nil, &ConfigError{Set: s.Set, Trigger: trig, Err: ErrInvalid, Detail: fmt.Sprintf("text must be 1-%d bytes of text", MaxTextBytes)}
+	}
+	parts, err := compile(s.Text)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Set, ce.Trigger = s.Set, trig
+		}
+		return nil, err
+	}
+	return parts, nil
+}
+
 // Variables returns the variables the shortcut's text uses, each once, in
-// order of first use.
+// order of first use; nil if the text is not a valid template.
 func (s Shortcut) Variables() []string {
+	parts, err := s.compiled()
+	if err != nil {
+		return nil
+	}
 	var out []string
-	for _, p := range s.parts {
+	for _, p := range parts {
 		if p.variable != "" && !slices.Contains(out, p.variable) {
 			out = append(out, p.variable)
 		}
@@ -166,21 +235,39 @@ func (s Shortcut) Variables() []string {
 	return out
 }
 
-// Render fills the text's placeholders from v. A variable whose value is
-// empty is an error matching ErrMissingValue that names it; the text is not
-// sent with a blank.
+// Render fills the text's placeholders from v (see [Vars] for how values
+// are cleaned). A variable whose value is empty is an error matching
+// ErrMissingValue that names it, one whose value is longer than
+// MaxValueBytes an error matching ErrValueTooLong; the text is not sent with
+// a blank or a cut value.
+//
+// A Shortcut need not come from Parse: one built by hand or decoded from
+// JSON (the list a host sent to the panel, sent back) is checked and
+// compiled as Parse would, and a text Parse would refuse is a *ConfigError
+// matching ErrSyntax, ErrUnknownVariable or ErrInvalid. Render never
+// returns an empty text without an error.
 func (s Shortcut) Render(v Vars) (string, error) {
+	parts, err := s.compiled()
+	if err != nil {
+		return "", err
+	}
 	var sb strings.Builder
-	var missing []string
-	for _, p := range s.parts {
+	var missing, tooLong []string
+	for _, p := range parts {
 		if p.variable == "" {
 			sb.WriteString(p.literal)
 			continue
 		}
 		val := v.lookup(p.variable)
-		if val == "" {
+		switch {
+		case val == "":
 			if !slices.Contains(missing, p.variable) {
 				missing = append(missing, p.variable)
+			}
+			continue
+		case len(val) > MaxValueBytes:
+			if !slices.Contains(tooLong, p.variable) {
+				tooLong = append(tooLong, p.variable)
 			}
 			continue
 		}
@@ -188,6 +275,9 @@ func (s Shortcut) Render(v Vars) (string, error) {
 	}
 	if len(missing) > 0 {
 		return "", fmt.Errorf("%w: shortcut %q needs %s", ErrMissingValue, s.Trigger, strings.Join(missing, ", "))
+	}
+	if len(tooLong) > 0 {
+		return "", fmt.Errorf("%w: shortcut %q: %s longer than %d bytes", ErrValueTooLong, s.Trigger, strings.Join(tooLong, ", "), MaxValueBytes)
 	}
 	return sb.String(), nil
 }
@@ -269,6 +359,9 @@ func Parse(data []byte) (*Catalog, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &ConfigError{Err: ErrSyntax, Detail: "data after the JSON object"}
 	}
+	if errs := duplicateKeys(data); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	if f.Sets == nil {
 		return nil, &ConfigError{Err: ErrInvalid, Detail: `missing "sets"`}
 	}
@@ -314,7 +407,7 @@ func Parse(data []byte) (*Catalog, error) {
 			case sc.Title == "" || len(sc.Title) > MaxTitleBytes || !utf8.ValidString(sc.Title) || hasControl(sc.Title, false):
 				fail(ErrInvalid, "title must be 1-%d bytes of text on one line", MaxTitleBytes)
 				continue
-			case strings.TrimSpace(e.Text) == "" || len(e.Text) > MaxTextBytes || !utf8.ValidString(e.Text) || hasControl(e.Text, true):
+			case !validText(e.Text):
 				fail(ErrInvalid, "text must be 1-%d bytes of text", MaxTextBytes)
 				continue
 			}
@@ -327,7 +420,7 @@ func Parse(data []byte) (*Catalog, error) {
 				}
 				continue
 			}
-			sc.parts = parts
+			sc.parts, sc.src = parts, sc.Text
 			list = append(list, sc)
 		}
 		sort.Slice(list, func(a, b int) bool { return list[a].Trigger < list[b].Trigger })
@@ -353,6 +446,13 @@ func LoadFile(path string) (*Catalog, error) {
 	return Parse(data)
 }
 
+// validText reports whether text is a shortcut text Parse accepts before
+// compiling it: 1 to MaxTextBytes of UTF-8, not blank, no control character
+// but line breaks and tabs.
+func validText(text string) bool {
+	return strings.TrimSpace(text) != "" && len(text) <= MaxTextBytes && utf8.ValidString(text) && !hasControl(text, true)
+}
+
 func hasControl(s string, multiline bool) bool {
 	for _, r := range s {
 		if multiline && (r == '\n' || r == '\t') {
@@ -363,6 +463,105 @@ func hasControl(s string, multiline bool) bool {
 		}
 	}
 	return false
+}
+
+// keyFrame is an open JSON container, for duplicateKeys.
+type keyFrame struct {
+	object  bool
+	setsMap bool   // the object of set names, whose keys are compared exactly
+	wantKey bool   // an object expecting a key (or its end) next
+	lastKey string // the key of the value being read, folded
+	keys    map[string]bool
+}
+
+// duplicateKeys returns an ErrSyntax *ConfigError for every object key that
+// repeats an earlier key of the same object, which encoding/json would let
+// silently replace the first (a whole set, or a shortcut's text). Keys of
+// the structs (the top object and each shortcut) are compared the way
+// encoding/json matches them to fields, case-insensitively; set names are
+// compared exactly. data must be valid JSON.
+func duplicateKeys(data []byte) []error {
+	var errs []error
+	var stack []*keyFrame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return errs // io.EOF; any other error was reported by the decode
+		}
+		var top *keyFrame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.wantKey {
+			key, isKey := tok.(string)
+			if !isKey { // the object's '}'
+				stack = stack[:len(stack)-1]
+				valueDone()
+				continue
+			}
+			norm := key
+			if !top.setsMap {
+				norm = foldKey(key)
+			}
+			if top.keys[norm] {
+				line, col := position(data, keyStart(data, before))
+				ce := &ConfigError{Err: ErrSyntax, Line: line, Column: col, Detail: fmt.Sprintf("duplicate key %q", key)}
+				if top.setsMap {
+					ce.Set = key
+				}
+				errs = append(errs, ce)
+			}
+			top.keys[norm] = true
+			top.lastKey, top.wantKey = norm, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			sets := len(stack) == 1 && top.object && top.lastKey == foldKey("sets")
+			stack = append(stack, &keyFrame{object: true, setsMap: sets, wantKey: true, keys: map[string]bool{}})
+		case json.Delim('['):
+			stack = append(stack, &keyFrame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// foldKey folds a JSON object key as encoding/json does when it matches
+// keys to struct fields (its foldName): two keys match the same field if
+// and only if they fold to the same string.
+func foldKey(key string) string {
+	var sb strings.Builder
+	for _, r := range key {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			sb.WriteRune(r)
+			continue
+		}
+		sb.WriteRune(unicode.ToUpper(unicode.ToLower(r)))
+	}
+	return sb.String()
+}
+
+// keyStart returns the offset of the key that follows offset in data,
+// skipping the blanks and comma before it.
+func keyStart(data []byte, offset int64) int64 {
+	for offset < int64(len(data)) && strings.IndexByte(" \t\r\n,", data[offset]) >= 0 {
+		offset++
+	}
+	return offset
 }
 
 // jsonError turns a decoding error into a *ConfigError with a position.

@@ -1,9 +1,11 @@
 package shortcuts_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +242,127 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRenderShortcutNotFromParse: a Shortcut decoded from JSON (the list a
+// host sent to the panel) or built by hand renders like one from the
+// catalog, and a bad text is an error, never a blank message.
+func TestRenderShortcutNotFromParse(t *testing.T) {
+	t.Parallel()
+	c := load(t)
+	list, err := c.List("default")
+	require.NoError(t, err)
+	data, err := json.Marshal(list)
+	require.NoError(t, err)
+	var back []shortcuts.Shortcut
+	require.NoError(t, json.Unmarshal(data, &back))
+	require.Len(t, back, len(list))
+	for i, s := range back {
+		want, err := list[i].Render(vars)
+		require.NoError(t, err)
+		got, err := s.Render(vars)
+		require.NoError(t, err, s.Trigger)
+		require.Equal(t, want, got, s.Trigger)
+		require.Equal(t, list[i].Variables(), s.Variables())
+		_, err = s.Render(shortcuts.Vars{})
+		require.ErrorIs(t, err, shortcuts.ErrMissingValue, s.Trigger)
+	}
+
+	hand := shortcuts.Shortcut{Trigger: "x", Title: "X", Text: "Olá, {{beneficiary_first_name}}!"}
+	got, err := hand.Render(vars)
+	require.NoError(t, err)
+	require.Equal(t, "Olá, Maria!", got)
+	require.Equal(t, []string{"beneficiary_first_name"}, hand.Variables())
+
+	// A shortcut from the catalog whose text was changed renders the new text.
+	s, err := c.Get("default", "protocolo")
+	require.NoError(t, err)
+	s.Text = "Anote: {{protocol}}"
+	got, err = s.Render(vars)
+	require.NoError(t, err)
+	require.Equal(t, "Anote: 20260310000123", got)
+
+	for _, tc := range []struct {
+		sc       shortcuts.Shortcut
+		sentinel error
+	}{
+		{shortcuts.Shortcut{}, shortcuts.ErrInvalid},
+		{shortcuts.Shortcut{Trigger: "x", Text: "   "}, shortcuts.ErrInvalid},
+		{shortcuts.Shortcut{Trigger: "x", Text: "a\x00b"}, shortcuts.ErrInvalid},
+		{shortcuts.Shortcut{Trigger: "x", Text: strings.Repeat("a", shortcuts.MaxTextBytes+1)}, shortcuts.ErrInvalid},
+		{shortcuts.Shortcut{Trigger: "x", Text: "Olá {{nome}}"}, shortcuts.ErrUnknownVariable},
+		{shortcuts.Shortcut{Trigger: "x", Text: "Olá {{protocol"}, shortcuts.ErrSyntax},
+		{shortcuts.Shortcut{Set: "default", Trigger: "x", Text: "Olá protocol}}"}, shortcuts.ErrSyntax},
+	} {
+		got, err := tc.sc.Render(vars)
+		require.ErrorIs(t, err, tc.sentinel, "%q", tc.sc.Text)
+		require.Empty(t, got)
+		var ce *shortcuts.ConfigError
+		require.ErrorAs(t, err, &ce)
+		require.NotEmpty(t, ce.Trigger)
+		require.Nil(t, tc.sc.Variables())
+	}
+}
+
+// TestDuplicateKeysRefused: a key given twice in one object would silently
+// replace the first (a whole set, or a text); it is a syntax error.
+func TestDuplicateKeysRefused(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		data     string
+		contains string
+	}{
+		"set":  {"{\"sets\": {\n  \"default\": [{\"trigger\": \"a\", \"title\": \"A\", \"text\": \"aaa\"}],\n  \"default\": [{\"trigger\": \"b\", \"title\": \"B\", \"text\": \"bbb\"}]}}", `line 3, column 3, set "default"): duplicate key "default"`},
+		"text": {`{"sets": {"default": [{"trigger": "a", "title": "A", "text": "aaa", "text": "bbb"}]}}`, `duplicate key "text"`},
+		"case": {`{"sets": {"default": [{"trigger": "a", "title": "A", "Text": "aaa", "text": "bbb"}]}}`, `duplicate key "text"`},
+		"sets": {`{"sets": {"default": []}, "SETS": {"x": []}}`, `duplicate key "SETS"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := shortcuts.Parse([]byte(tc.data))
+			require.Nil(t, c)
+			require.ErrorIs(t, err, shortcuts.ErrSyntax)
+			require.ErrorContains(t, err, tc.contains)
+			var ce *shortcuts.ConfigError
+			require.ErrorAs(t, err, &ce)
+		})
+	}
+
+	// Set names differ by case: two sets, not a duplicate; the same key in
+	// different objects is no duplicate either.
+	c, err := shortcuts.Parse([]byte(`{"sets": {
+		"Default": [{"trigger": "a", "title": "A", "text": "aaa"}, {"trigger": "b", "title": "B", "text": "bbb"}],
+		"default": [{"trigger": "a", "title": "A", "text": "ccc"}]}}`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"Default", "default"}, c.Sets())
+}
+
+// TestRenderCleansValues: a value is inserted as one line of plain text,
+// bounded in length, and never read as a template.
+func TestRenderCleansValues(t *testing.T) {
+	t.Parallel()
+	hand := shortcuts.Shortcut{Trigger: "ola", Text: "Olá, {{beneficiary_name}}! Protocolo {{protocol}}."}
+	v := vars
+	v.BeneficiaryName = "Maria\n\nATENÇÃO: pague via PIX\tchave 123\u202e\u200b\xff {{protocol}}"
+	got, err := hand.Render(v)
+	require.NoError(t, err)
+	require.Equal(t, "Olá, Maria ATENÇÃO: pague via PIX chave 123 {{protocol}}! Protocolo 20260310000123.", got)
+
+	v.BeneficiaryName = strings.Repeat("é", shortcuts.MaxValueBytes/2)
+	_, err = hand.Render(v)
+	require.NoError(t, err, "exactly MaxValueBytes")
+	v.BeneficiaryName += "a"
+	_, err = hand.Render(v)
+	require.ErrorIs(t, err, shortcuts.ErrValueTooLong)
+	require.ErrorContains(t, err, "beneficiary_name")
+
+	first := shortcuts.Shortcut{Trigger: "oi", Text: "Oi, {{beneficiary_first_name}}"}
+	v.BeneficiaryName = "Maria " + strings.Repeat("x", 100000)
+	got, err = first.Render(v)
+	require.NoError(t, err)
+	require.Equal(t, "Oi, Maria", got)
+
+	v.BeneficiaryName = "\u202e\n\u200b "
+	_, err = hand.Render(v)
+	require.ErrorIs(t, err, shortcuts.ErrMissingValue, "nothing left once cleaned")
 }
