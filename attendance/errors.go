@@ -39,4 +39,8 @@ var (
 	ErrLimit = errors.New("attendance: limit reached")
 	// ErrClosed: the engine or subscription was stopped.
 	ErrClosed = errors.New("attendance: closed")
+	// ErrUnavailable: the store could not serve the call for now (a SQLite
+	// database locked past its busy timeout, say); nothing was written, and
+	// the call may be retried.
+	ErrUnavailable = errors.New("attendance: store unavailable")
 )

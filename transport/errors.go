@@ -94,6 +94,7 @@ var codeTable = []struct {
 	{attendance.ErrUnknownReason, CodeUnknownReason, http.StatusBadRequest},
 	{attendance.ErrInvalidArgument, CodeInvalidArgument, http.StatusBadRequest},
 	{attendance.ErrClosed, CodeUnavailable, http.StatusServiceUnavailable},
+	{attendance.ErrUnavailable, CodeUnavailable, http.StatusServiceUnavailable},
 	{ErrBlobNotFound, CodeNotFound, http.StatusNotFound},
 	{ErrTooLarge, CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedType, CodeUnsupportedType, http.StatusUnsupportedMediaType},

@@ -55,7 +55,7 @@ func translate(what string, err error) error {
 	default:
 		switch code & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("sqlite: %s: database stayed locked by another connection past the busy timeout: %w", what, err)
+			return fmt.Errorf("sqlite: %s: database stayed locked by another connection past the busy timeout: %w (%w)", what, attendance.ErrUnavailable, err)
 		case sqlite3.SQLITE_READONLY:
 			return fmt.Errorf("sqlite: %s: database is read-only: %w", what, err)
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
