@@ -26,7 +26,7 @@ type Principal struct {
 	ID   string `json:"id"`
 }
 
-// Agent returns the principal of an agent.
+// AgentPrincipal returns the principal of an agent.
 func AgentPrincipal(id string) Principal { return Principal{Role: RoleAgent, ID: id} }
 
 // BeneficiaryPrincipal returns the principal of a beneficiary.

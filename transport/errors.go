@@ -28,6 +28,9 @@ const (
 	CodeUnknownSubject    Code = "unknown_subject"
 	CodeUnknownReason     Code = "unknown_reason"
 	CodeUnavailable       Code = "unavailable"
+	// CodeLimit: a protective limit of the engine (attendance.ErrLimit),
+	// e.g. a beneficiary's open conversations.
+	CodeLimit Code = "limit_reached"
 )
 
 // Codes of the transport itself.
@@ -95,6 +98,7 @@ var codeTable = []struct {
 	{attendance.ErrInvalidArgument, CodeInvalidArgument, http.StatusBadRequest},
 	{attendance.ErrClosed, CodeUnavailable, http.StatusServiceUnavailable},
 	{attendance.ErrUnavailable, CodeUnavailable, http.StatusServiceUnavailable},
+	{attendance.ErrLimit, CodeLimit, http.StatusConflict},
 	{ErrBlobNotFound, CodeNotFound, http.StatusNotFound},
 	{ErrTooLarge, CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedType, CodeUnsupportedType, http.StatusUnsupportedMediaType},

@@ -110,7 +110,7 @@ type ErrorBody struct {
 	ConversationID string `json:"conversation_id,omitempty"`
 }
 
-// Limits limits of a connection, announced in the hello result.
+// LimitsInfo are a connection's limits, announced in the hello result.
 type LimitsInfo struct {
 	MaxFrameBytes     int64   `json:"max_frame_bytes"`
 	CommandsPerSecond float64 `json:"commands_per_second"`

@@ -30,7 +30,8 @@
 // # Errors
 //
 // An error reply is an *Error with the protocol Code; Dial returns the
-// refusal of the first hello the same way. Commands that cannot be safely
+// refusal of the first hello the same way (except invalid_sequence: the
+// client drops the cursor the server named and tries again). Commands that cannot be safely
 // repeated fail with ErrConnectionLost when the connection drops after
 // they were written and before their reply (one not written yet waits for
 // the next connection); Close fails those waiting with ErrClosed. A
