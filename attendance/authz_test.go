@@ -2,6 +2,7 @@ package attendance_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,71 @@ func TestOpenKeysDoNotCollideAcrossBeneficiaries(t *testing.T) {
 	require.ErrorIs(t, err, attendance.ErrForbidden)
 	_, err = eng.Send(ctx, attendance.BeneficiaryPrincipal("a"), attendance.SendParams{ConversationID: second.ID, Body: "a\x00b"})
 	require.ErrorIs(t, err, attendance.ErrInvalidArgument)
+}
+
+// appendHook is a store that runs a function once, just before the next
+// AppendMessage: something happening between a send's read and its append.
+type appendHook struct {
+	*memory.Store
+	before func()
+}
+
+func (h *appendHook) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
+	if fn := h.before; fn != nil {
+		h.before = nil
+		fn()
+	}
+	return h.Store.AppendMessage(ctx, p)
+}
+
+// A message sent while the chat changes hands (between the send's read of
+// the conversation and its append) is announced to its owner now.
+func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
+	ctx := context.Background()
+	store := &appendHook{Store: memory.New()}
+	bus := attendance.NewLocalBus()
+	var mu sync.Mutex
+	var published []attendance.Notification // every notification, not coalesced
+	_, err := bus.Subscribe(func(n attendance.Notification) {
+		mu.Lock()
+		published = append(published, n)
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	cfg := testConfig(newClock())
+	cfg.Bus = bus
+	eng, err := attendance.New(store, cfg)
+	require.NoError(t, err)
+	for _, id := range []string{"ana", "bia"} {
+		_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: id, Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
+		require.NoError(t, err)
+	}
+	ana, bia, maria := attendance.AgentPrincipal("ana"), attendance.AgentPrincipal("bia"), attendance.BeneficiaryPrincipal("maria")
+	_, err = eng.SetPresence(ctx, ana, attendance.PresenceOnline)
+	require.NoError(t, err)
+	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
+	require.NoError(t, err)
+	_, err = eng.Accept(ctx, ana, c.ID)
+	require.NoError(t, err)
+	_, err = eng.SetPresence(ctx, bia, attendance.PresenceOnline)
+	require.NoError(t, err)
+
+	store.before = func() {
+		_, err := eng.Transfer(ctx, ana, attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
+		require.NoError(t, err)
+		_, err = eng.Accept(ctx, bia, c.ID)
+		require.NoError(t, err)
+	}
+	m, err := eng.Send(ctx, maria, attendance.SendParams{ConversationID: c.ID, Body: "ainda estou aqui"})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, n := range published {
+		if n.Kind == attendance.NotifyConversation && n.ConversationID == c.ID && n.Seq == m.Seq && n.State == "" {
+			found = true
+			require.Equal(t, []string{"bia"}, n.AgentIDs, "the doorbell of message %d names the owner before the transfer", m.Seq)
+		}
+	}
+	require.True(t, found, "no doorbell for message %d", m.Seq)
 }

@@ -212,9 +212,11 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 		}
 		return Message{}, err // anything else (a cancelled ctx, a store down) as it is
 	}
-	if created && refused != nil {
-		// The conversation came back to the agent between the two reads:
-		// a new message after all, which the notification must describe.
+	if created && (refused != nil || m.Seq != c.LastSeq+1) {
+		// The conversation changed between the read and the append (every
+		// transition adds to the log, so a seq past the next one says so;
+		// or it came back to the agent): the notification must name its
+		// owner now, not then.
 		if cur, err := e.store.GetConversation(ctx, c.ID); err == nil {
 			c = cur
 		}
