@@ -64,7 +64,10 @@ func (e *Engine) Agent(ctx context.Context, p Principal, id string) (Agent, erro
 
 // SetPresence changes an agent's own presence. Going away or offline returns
 // the agent's pending offers to their queues (at their original place), to
-// be offered to someone else; active chats stay with the agent.
+// be offered to someone else; active chats stay with the agent. Once the
+// presence is written the call succeeds: what follows runs to its end even
+// if ctx is cancelled, and its failures are logged (an offer not taken back
+// then goes back to its queue at its deadline).
 func (e *Engine) SetPresence(ctx context.Context, p Principal, presence Presence) (Agent, error) {
 	if err := validPrincipal(p); err != nil {
 		return Agent{}, err
@@ -80,22 +83,35 @@ func (e *Engine) SetPresence(ctx context.Context, p Principal, presence Presence
 	if err != nil {
 		return Agent{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postCommitTimeout)
+	defer cancel()
 	if presence != PresenceOnline {
-		offers, err := e.store.ListConversations(ctx, ListConversationsFilter{AgentID: a.ID, States: []State{StateOffered}})
-		if err != nil {
-			return a, fmt.Errorf("attendance: list offers of %s: %w", a.ID, err)
-		}
-		for _, c := range offers {
-			if _, err := e.releaseOffer(ctx, c, EventOfferRevoked, now); err != nil {
-				return a, err
-			}
-		}
-		if a, err = e.store.GetAgent(ctx, a.ID); err != nil {
-			return a, err
-		}
+		a = e.revokeOffers(ctx, a, now)
 	}
 	e.agentChanged(ctx, a.ID)
 	return a, nil
+}
+
+// revokeOffers returns the pending offers of an agent who went away to
+// their queues, and returns the agent as they are then. It runs after the
+// presence was written, so it logs its failures rather than return them.
+func (e *Engine) revokeOffers(ctx context.Context, a Agent, now time.Time) Agent {
+	offers, err := e.store.ListConversations(ctx, ListConversationsFilter{AgentID: a.ID, States: []State{StateOffered}})
+	if err != nil {
+		e.log.Warn("attendance: list the offers of an agent going away", "agent", a.ID, "err", err)
+		return a
+	}
+	for _, c := range offers {
+		if _, err := e.releaseOffer(ctx, c, EventOfferRevoked, now); err != nil {
+			e.log.Warn("attendance: take back an offer from an agent going away", "agent", a.ID, "conversation", c.ID, "err", err)
+		}
+	}
+	cur, err := e.store.GetAgent(ctx, a.ID)
+	if err != nil {
+		e.log.Warn("attendance: re-read an agent going away", "agent", a.ID, "err", err)
+		return a
+	}
+	return cur
 }
 
 // OpenParams open a conversation.
@@ -110,7 +126,9 @@ type OpenParams struct {
 
 // Open starts a conversation for a beneficiary on a subject; the subject
 // decides the queue and the priority. It is offered at once if an agent has
-// room.
+// room. A beneficiary's Opens are serialized within the engine, so that they
+// do not pass Config.MaxOpenPerBeneficiary together (across engines they
+// still may: the store does not check the limit).
 func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conversation, error) {
 	if err := validPrincipal(p); err != nil {
 		return Conversation{}, err
@@ -131,7 +149,28 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	if len(params.Channel) > 64 || len(params.IdempotencyKey) > 128 {
 		return Conversation{}, fmt.Errorf("%w: channel above 64 bytes or idempotency key above 128", ErrInvalidArgument)
 	}
+	c, created, err := e.create(ctx, p, subj, params)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if !created {
+		return ownOpen(p, c)
+	}
+	e.commit(ctx, Conversation{ID: c.ID}, c)
+	return e.reread(ctx, c.ID)
+}
+
+// create stores Open's conversation, or returns the one an earlier Open
+// with the same idempotency key stored (created false). It holds the
+// beneficiary's lock from the count of their open conversations to the
+// write.
+func (e *Engine) create(ctx context.Context, p Principal, subj Subject, params OpenParams) (c Conversation, created bool, err error) {
 	id := e.cfg.NewID()
+	unlock, err := e.opening.lock(ctx, p.ID)
+	if err != nil {
+		return Conversation{}, false, err
+	}
+	defer unlock()
 	if params.IdempotencyKey != "" {
 		// The same beneficiary and key always name the same conversation, so
 		// the store's unique ID turns a retry into a lookup.
@@ -139,18 +178,18 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 		// key names the same conversation, whatever bytes they hold.
 		id = uuid.NewSHA1(openNamespace, []byte(strconv.Itoa(len(p.ID))+":"+p.ID+params.IdempotencyKey)).String()
 		if c, err := e.store.GetConversation(ctx, id); err == nil {
-			return ownOpen(p, c)
+			return c, false, nil
 		}
 	}
 	open, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued, StateOffered, StateActive}})
 	if err != nil {
-		return Conversation{}, err
+		return Conversation{}, false, err
 	}
 	if len(open) >= e.cfg.MaxOpenPerBeneficiary {
-		return Conversation{}, fmt.Errorf("%w: beneficiary already has %d open conversations", ErrLimit, len(open))
+		return Conversation{}, false, fmt.Errorf("%w: beneficiary already has %d open conversations", ErrLimit, len(open))
 	}
 	now := e.cfg.Now()
-	c := Conversation{
+	c = Conversation{
 		ID:            id,
 		BeneficiaryID: p.ID,
 		SubjectID:     subj.ID,
@@ -167,18 +206,14 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 	opened.Sender = p
 	c, _, err = e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
 	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
-		// A concurrent retry created it first.
+		// A concurrent retry (through another engine) created it first.
 		c, err := e.reread(ctx, id)
-		if err != nil {
-			return Conversation{}, err
-		}
-		return ownOpen(p, c)
+		return c, false, err
 	}
 	if err != nil {
-		return Conversation{}, err
+		return Conversation{}, false, err
 	}
-	e.commit(ctx, Conversation{ID: c.ID}, c)
-	return e.reread(ctx, c.ID)
+	return c, true, nil
 }
 
 // openNamespace scopes the conversation IDs derived from idempotency keys.

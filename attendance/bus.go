@@ -49,6 +49,11 @@ type Notification struct {
 	State State `json:"state,omitempty"`
 	// Seq is the conversation's newest sequence number after the change.
 	Seq int64 `json:"seq,omitempty"`
+	// StateSeq is the sequence number of the transition that set State,
+	// when it differs from Seq: only Coalesce sets it, when it merges a
+	// state change with newer messages. Zero means State was set at Seq.
+	// States are ordered by it, never by a message's Seq.
+	StateSeq int64 `json:"state_seq,omitempty"`
 	// AgentIDs are the agents concerned: the previous and the new owner, or
 	// the agent whose presence changed.
 	AgentIDs []string `json:"agent_ids,omitempty"`
@@ -64,19 +69,35 @@ type Notification struct {
 
 // Coalesce returns one notification standing for older followed by newer,
 // both about the same conversation, queue or agent: the newest sequence
-// number and state, every agent concerned, and Reads when either had it.
-// Subscriptions use it to keep one pending notification per subject.
+// number, the state set by the later transition (with its queue, and its
+// sequence number in StateSeq when below Seq), every agent concerned, and
+// Reads when either had it. Subscriptions use it to keep one pending
+// notification per subject.
 func Coalesce(older, newer Notification) Notification {
 	out := newer
-	// Notifications from several nodes may arrive out of order: the one
-	// with the higher sequence number tells the newer state.
+	// Notifications from several nodes may arrive out of order, and a
+	// transition's may come after a later message's: the state comes from
+	// the transition with the higher sequence number (a message's Seq says
+	// nothing about which state is newer), the Seq is the higher of both.
 	low, high := older, newer
 	if older.Seq > newer.Seq {
 		low, high = newer, older
 	}
 	out.Seq = high.Seq
-	out.State = cmp.Or(high.State, low.State)
-	out.QueueID = cmp.Or(high.QueueID, low.QueueID)
+	out.StateSeq = 0
+	if older.State == "" && newer.State == "" {
+		out.QueueID = cmp.Or(high.QueueID, low.QueueID)
+	} else {
+		st, other := newer, older
+		if st.State == "" || other.State != "" && stateSeq(other) > stateSeq(st) {
+			st, other = other, st
+		}
+		// The queue goes with the state: a conversation queued in it.
+		out.State, out.QueueID = st.State, cmp.Or(st.QueueID, other.QueueID)
+		if seq := stateSeq(st); seq != out.Seq {
+			out.StateSeq = seq
+		}
+	}
 	out.Reads = older.Reads || newer.Reads
 	for _, a := range older.AgentIDs {
 		if !slices.Contains(out.AgentIDs, a) {
@@ -85,6 +106,9 @@ func Coalesce(older, newer Notification) Notification {
 	}
 	return out
 }
+
+// stateSeq is the sequence number of the transition that set n.State.
+func stateSeq(n Notification) int64 { return cmp.Or(n.StateSeq, n.Seq) }
 
 // Bus carries notifications between engines. The default is in-process
 // (NewLocalBus); several nodes share a PostgreSQL LISTEN/NOTIFY or NATS bus.

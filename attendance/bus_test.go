@@ -13,12 +13,13 @@ func TestCoalesce(t *testing.T) {
 	conv := func(seq int64, state attendance.State, reads bool, agents ...string) attendance.Notification {
 		return attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: "c", Seq: seq, State: state, Reads: reads, AgentIDs: agents}
 	}
+	withStateSeq := func(n attendance.Notification, seq int64) attendance.Notification { n.StateSeq = seq; return n }
 	for _, tc := range []struct {
 		name         string
 		older, newer attendance.Notification
 		want         attendance.Notification
 	}{
-		{"a message after a state change keeps the state", conv(3, attendance.StateActive, false, "ana"), conv(4, "", false, "ana"), conv(4, attendance.StateActive, false, "ana")},
+		{"a message after a state change keeps the state", conv(3, attendance.StateActive, false, "ana"), conv(4, "", false, "ana"), withStateSeq(conv(4, attendance.StateActive, false, "ana"), 3)},
 		{"a read mark merged into a newer message is kept", conv(4, "", true, "ana"), conv(5, "", false, "ana"), conv(5, "", true, "ana")},
 		{"an older notification arriving late does not roll back", conv(6, attendance.StateQueued, false), conv(5, attendance.StateActive, false, "ana"), conv(6, attendance.StateQueued, false, "ana")},
 		{"every agent concerned stays", conv(2, attendance.StateOffered, false, "ana"), conv(3, attendance.StateQueued, false, "bia"), conv(3, attendance.StateQueued, false, "bia", "ana")},

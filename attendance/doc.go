@@ -22,7 +22,8 @@
 // # Lifecycle
 //
 // New starts no goroutine. Start(ctx) loads the routing index from the store
-// and runs the offer-expiry sweep; Stop(ctx) ends it. Without Start the
-// engine still works, and a test drives time with an injected clock and
-// ExpireOffers.
+// and runs the offer-expiry sweep; Stop(ctx) ends it, closes the
+// subscriptions and takes the engine off the bus (a later Start puts it
+// back). Without Start the engine still works, and a test drives time with
+// an injected clock and ExpireOffers.
 package attendance

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,22 +73,35 @@ type Engine struct {
 
 	// mu guards the routing index below; it is never held while publishing.
 	mu       sync.Mutex
-	loaded   atomic.Bool // the index was built; until then no dirty marks
+	loaded   bool // the index was built
 	router   *queue.Router
 	agents   map[string]Agent
 	declined map[string]map[string]bool // conversation -> agents who passed
 	handle   map[string]time.Duration   // queue -> average service time
 
+	// dirtyMu guards the changes other engines announced that the index
+	// has yet to apply.
 	dirtyMu    sync.Mutex
 	dirtyConvs map[string]bool
 	dirtyAgent map[string]bool
 	resync     bool
+	// tracking: dirty marks are recorded. It is set when the first build
+	// of the index begins (until then the build reads everything anyway)
+	// and cleared by Stop.
+	tracking bool
 
 	subsMu sync.Mutex
 	subs   map[*Subscription]bool
 
+	opening keyedMutex // per beneficiary: Open counts, then writes
+
+	// detached: Stop unsubscribed the engine from the bus and no Start has
+	// subscribed it again. Written with both dirtyMu and subsMu held (in
+	// that order), read with either.
+	detached bool
+
+	runMu       sync.Mutex // guards unsubscribe, stop and done
 	unsubscribe func()
-	runMu       sync.Mutex
 	stop        context.CancelFunc
 	done        chan struct{}
 }
@@ -145,12 +157,24 @@ func New(store Store, cfg *Config) (*Engine, error) {
 	if err := e.loadCatalog(); err != nil {
 		return nil, err
 	}
-	unsub, err := c.Bus.Subscribe(e.onNotification)
+	if err := e.subscribe(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// subscribe puts the engine on the bus. Called from New or with e.runMu
+// held.
+func (e *Engine) subscribe() error {
+	unsub, err := e.cfg.Bus.Subscribe(e.onNotification)
 	if err != nil {
-		return nil, fmt.Errorf("attendance: subscribe to bus: %w", err)
+		return fmt.Errorf("attendance: subscribe to bus: %w", err)
+	}
+	if unsub == nil { // non-nil means subscribed (Start and Stop test it)
+		unsub = func() {}
 	}
 	e.unsubscribe = unsub
-	return e, nil
+	return nil
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -207,14 +231,22 @@ func (e *Engine) FinalizeReasons() []FinalizeReason {
 func (e *Engine) Store() Store { return e.store }
 
 // Start loads the routing index, expires overdue offers, routes what waits,
-// and runs the periodic sweep until Stop. Calling Start twice is an error.
+// and runs the periodic sweep until Stop. Calling Start twice is an error;
+// Start after Stop subscribes the engine to the bus again and reloads the
+// index.
 func (e *Engine) Start(ctx context.Context) error {
 	e.runMu.Lock()
 	defer e.runMu.Unlock()
 	if e.stop != nil {
 		return fmt.Errorf("%w: engine already started", ErrInvalidArgument)
 	}
-	if err := e.tick(ctx, true); err != nil {
+	if e.unsubscribe == nil { // stopped
+		if err := e.subscribe(); err != nil {
+			return err
+		}
+		e.setDetached(false)
+	}
+	if err := e.tick(ctx, true); err != nil { // true: what was missed is reloaded
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -225,17 +257,24 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop ends the sweep started by Start and waits for it, or for ctx. It
-// closes every subscription. The engine's methods keep working on the store.
+// closes every subscription and unsubscribes the engine from the bus (also
+// when it was never started): a stopped engine hears no other engine, and
+// its Subscribe returns ErrClosed. Its other methods keep working on the
+// store, each reloading the routing index it can no longer keep current.
+// Start resumes it.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.runMu.Lock()
 	cancel, done := e.stop, e.done
 	e.stop, e.done = nil, nil
-	e.runMu.Unlock()
-	e.subsMu.Lock()
-	for s := range e.subs {
-		defer s.Close()
+	if e.unsubscribe != nil {
+		e.unsubscribe()
+		e.unsubscribe = nil
 	}
-	e.subsMu.Unlock()
+	subs := e.setDetached(true)
+	e.runMu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
 	if cancel == nil {
 		return nil
 	}
@@ -246,6 +285,29 @@ func (e *Engine) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// setDetached records whether the engine is off the bus. Detaching forgets
+// the dirty marks (every use reloads the index) and returns the
+// subscriptions, to be closed. Called with e.runMu held.
+func (e *Engine) setDetached(detached bool) []*Subscription {
+	e.dirtyMu.Lock()
+	defer e.dirtyMu.Unlock()
+	e.subsMu.Lock()
+	defer e.subsMu.Unlock()
+	e.detached = detached
+	if !detached {
+		e.resync = true // what was announced meanwhile went unheard
+		return nil
+	}
+	e.tracking = false
+	clear(e.dirtyConvs)
+	clear(e.dirtyAgent)
+	subs := make([]*Subscription, 0, len(e.subs))
+	for s := range e.subs {
+		subs = append(subs, s)
+	}
+	return subs
 }
 
 func (e *Engine) run(ctx context.Context, done chan struct{}) {
@@ -279,23 +341,34 @@ func (e *Engine) tick(ctx context.Context, full bool) error {
 	return err
 }
 
-// ensureLoaded builds the routing index from the store on first use or when
-// a resync was asked for. Called with e.mu held.
-func (e *Engine) ensureLoaded(ctx context.Context) error {
+// ensureLoaded builds the routing index from the store on first use, when
+// a resync was asked for or when the engine is off the bus (stopped), and
+// applies the changes other engines announced. Called with e.mu held.
+func (e *Engine) ensureLoaded(ctx context.Context) error { return e.loadIndex(ctx, true) }
+
+// catchUp is ensureLoaded for a caller that has loaded the index under its
+// current hold of e.mu: a stopped engine does not reload it again. Called
+// with e.mu held.
+func (e *Engine) catchUp(ctx context.Context) error { return e.loadIndex(ctx, false) }
+
+func (e *Engine) loadIndex(ctx context.Context, reloadOffBus bool) error {
 	e.dirtyMu.Lock()
-	full := e.resync || !e.loaded.Load()
+	full := e.resync || !e.loaded || e.detached && reloadOffBus
 	e.resync = false
-	convs, agents := e.dirtyConvs, e.dirtyAgent
-	e.dirtyConvs, e.dirtyAgent = make(map[string]bool), make(map[string]bool)
+	// From the first build on, what other engines change is recorded: a
+	// change announced while the build reads the store may be one it did
+	// not read, and is applied right after it.
+	e.tracking = !e.detached
 	e.dirtyMu.Unlock()
 	if full {
+		e.takeDirty() // the reload reads all of it
 		if err := e.reload(ctx); err != nil {
 			e.markResync()
 			return err
 		}
-		e.loaded.Store(true)
-		return nil
+		e.loaded = true
 	}
+	convs, agents := e.takeDirty()
 	for id := range agents {
 		if err := e.refreshAgent(ctx, id); err != nil {
 			e.markResync() // the rest of the dirty set is reloaded whole
@@ -311,12 +384,31 @@ func (e *Engine) ensureLoaded(ctx context.Context) error {
 	return nil
 }
 
+// takeDirty returns the conversations and agents marked dirty since the
+// last call, and forgets them.
+func (e *Engine) takeDirty() (convs, agents map[string]bool) {
+	e.dirtyMu.Lock()
+	defer e.dirtyMu.Unlock()
+	if len(e.dirtyConvs) > 0 { // else nil: the empty map stays in use
+		convs, e.dirtyConvs = e.dirtyConvs, make(map[string]bool)
+	}
+	if len(e.dirtyAgent) > 0 {
+		agents, e.dirtyAgent = e.dirtyAgent, make(map[string]bool)
+	}
+	return convs, agents
+}
+
+// reload rebuilds the index from the store. It keeps who passed on the
+// conversations still waiting or offered, and adds the last holder of each
+// waiting one, as refreshConversation does: so a restarted engine does not
+// offer a chat straight back to the agent who just declined it. Called with
+// e.mu held.
 func (e *Engine) reload(ctx context.Context) error {
 	agents, err := e.store.ListAgents(ctx, ListAgentsFilter{})
 	if err != nil {
 		return fmt.Errorf("attendance: load agents: %w", err)
 	}
-	waiting, err := e.store.ListConversations(ctx, ListConversationsFilter{States: []State{StateQueued}})
+	open, err := e.store.ListConversations(ctx, ListConversationsFilter{States: []State{StateQueued, StateOffered}})
 	if err != nil {
 		return fmt.Errorf("attendance: load queues: %w", err)
 	}
@@ -324,18 +416,32 @@ func (e *Engine) reload(ctx context.Context) error {
 	e.agents = make(map[string]Agent, len(agents))
 	declined := e.declined
 	e.declined = make(map[string]map[string]bool)
-	for _, c := range waiting {
-		if d, ok := declined[c.ID]; ok {
-			e.declined[c.ID] = d
-		}
-	}
 	for _, a := range agents {
 		e.setAgent(a)
 	}
-	for _, c := range waiting {
-		e.enqueue(c)
+	for _, c := range open {
+		if d, ok := declined[c.ID]; ok {
+			e.declined[c.ID] = d
+		}
+		if c.State == StateQueued {
+			e.passedBy(c)
+			e.enqueue(c)
+		}
 	}
 	return nil
+}
+
+// passedBy records that the last holder of a conversation back in its queue
+// passed on it (declined it, let the offer expire, went away or transferred
+// it away). Called with e.mu held.
+func (e *Engine) passedBy(c Conversation) {
+	if c.LastAgentID == "" {
+		return
+	}
+	if e.declined[c.ID] == nil {
+		e.declined[c.ID] = make(map[string]bool)
+	}
+	e.declined[c.ID][c.LastAgentID] = true
 }
 
 // setAgent records an agent in the index. Called with e.mu held.
@@ -388,12 +494,7 @@ func (e *Engine) refreshConversation(ctx context.Context, id string) error {
 	switch c.State {
 	case StateQueued:
 		e.enqueue(c)
-		if c.LastAgentID != "" {
-			if e.declined[id] == nil {
-				e.declined[id] = make(map[string]bool)
-			}
-			e.declined[id][c.LastAgentID] = true
-		}
+		e.passedBy(c)
 	case StateOffered:
 		e.router.Dequeue(id)
 	default:
@@ -405,18 +506,21 @@ func (e *Engine) refreshConversation(ctx context.Context, id string) error {
 
 // onNotification is the bus handler. It never blocks: remote changes are
 // marked dirty (a NotifyResync marks the whole index) and applied by the
-// next operation or sweep.
+// next operation or sweep. Until the index is first built nothing is
+// marked: the build reads everything.
 func (e *Engine) onNotification(n Notification) {
-	if n.Origin != e.id && n.Kind != NotifyTyping && e.loaded.Load() {
+	if n.Origin != e.id && n.Kind != NotifyTyping {
 		e.dirtyMu.Lock()
-		if n.Kind == NotifyResync {
-			e.resync = true
-		}
-		if n.ConversationID != "" {
-			e.dirtyConvs[n.ConversationID] = true
-		}
-		for _, a := range n.AgentIDs {
-			e.dirtyAgent[a] = true
+		if e.tracking {
+			if n.Kind == NotifyResync {
+				e.resync = true
+			}
+			if n.ConversationID != "" {
+				e.dirtyConvs[n.ConversationID] = true
+			}
+			for _, a := range n.AgentIDs {
+				e.dirtyAgent[a] = true
+			}
 		}
 		e.dirtyMu.Unlock()
 	}
@@ -461,40 +565,52 @@ func changed(before, after Conversation) []Notification {
 
 // Subscribe follows the notifications that concern p. ctx bounds only the
 // initial lookup: the subscription lives until Close or Stop. An agent
-// following one conversation hears of it only while it is theirs.
+// following one conversation hears of it only while it is theirs. A stopped
+// engine refuses with ErrClosed.
 func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribeParams) (*Subscription, error) {
 	if err := validPrincipal(p); err != nil {
 		return nil, err
 	}
-	var waiting []Conversation
-	switch {
-	case params.ConversationID != "":
-		c, err := e.conversationFor(ctx, p, params.ConversationID, false)
-		if err != nil {
-			return nil, err
-		}
-		if c.State == StateQueued {
-			waiting = append(waiting, c)
-		}
-	case p.Role == RoleBeneficiary:
-		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued}})
-		if err != nil {
-			return nil, err
-		}
-		waiting = cs
-	}
-	if p.Role != RoleBeneficiary {
-		waiting = nil
-	}
-	s := newSubscription(p, params, waiting)
+	// The subscription is registered before the lookup: a change made after
+	// the lookup read the store is then announced to it. A notification
+	// arriving in between is ordered against what the lookup read by
+	// sequence number (Subscription.prime).
+	s := newSubscription(p, params)
 	s.release = func() {
 		e.subsMu.Lock()
 		delete(e.subs, s)
 		e.subsMu.Unlock()
 	}
 	e.subsMu.Lock()
+	if e.detached {
+		e.subsMu.Unlock()
+		return nil, fmt.Errorf("%w: engine stopped", ErrClosed)
+	}
 	e.subs[s] = true
 	e.subsMu.Unlock()
+	var seen []Conversation
+	switch {
+	case params.ConversationID != "":
+		c, err := e.conversationFor(ctx, p, params.ConversationID, false)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		seen = append(seen, c)
+	case p.Role == RoleBeneficiary:
+		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued}})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		seen = cs
+	}
+	if p.Role == RoleBeneficiary {
+		if err := s.prime(ctx, seen, e.store.GetConversation); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

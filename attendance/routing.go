@@ -55,9 +55,10 @@ func (e *Engine) commit(ctx context.Context, before, after Conversation) {
 	}
 }
 
-// routeLocked is route with e.mu held; notifications go to notes.
+// routeLocked is route with e.mu held, after update loaded the index;
+// notifications go to notes.
 func (e *Engine) routeLocked(ctx context.Context, notes *[]Notification) error {
-	if err := e.ensureLoaded(ctx); err != nil {
+	if err := e.catchUp(ctx); err != nil {
 		return err
 	}
 	for failures := 0; failures < maxRouteFailures; {
@@ -86,10 +87,12 @@ func (e *Engine) routeLocked(ctx context.Context, notes *[]Notification) error {
 		switch {
 		case err == nil:
 			failures = 0
+			// The offer is made: it is announced even if bringing the index
+			// up to date fails below (update publishes notes either way).
+			*notes = append(*notes, changed(before, after)...)
 			if err := e.applyLocked(ctx, before, after); err != nil {
 				return err
 			}
-			*notes = append(*notes, changed(before, after)...)
 		case errors.Is(err, ErrAgentAtCapacity), errors.Is(err, ErrAgentUnavailable):
 			failures++
 			if err := e.refreshAgent(ctx, a.ID); err != nil {

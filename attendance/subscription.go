@@ -2,6 +2,7 @@ package attendance
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,12 @@ type Subscription struct {
 	pending map[pendingKey]Notification
 	order   []pendingKey
 	waiting map[string]string // a beneficiary's queued conversations -> queue
-	ready   chan struct{}
-	closed  bool
+	// stateSeq is, per conversation of a beneficiary, the sequence number
+	// of the newest state waiting was updated from.
+	stateSeq map[string]int64
+	ready    chan struct{} // a token: something is pending
+	done     chan struct{} // closed by Close
+	closed   bool
 }
 
 type pendingKey struct {
@@ -39,18 +44,81 @@ type pendingKey struct {
 	id   string
 }
 
-func newSubscription(p Principal, params SubscribeParams, waiting []Conversation) *Subscription {
-	s := &Subscription{
+func newSubscription(p Principal, params SubscribeParams) *Subscription {
+	return &Subscription{
 		principal: p,
 		convID:    params.ConversationID,
 		pending:   make(map[pendingKey]Notification),
 		waiting:   make(map[string]string),
+		stateSeq:  make(map[string]int64),
 		ready:     make(chan struct{}, 1),
+		done:      make(chan struct{}),
 	}
-	for _, c := range waiting {
-		s.waiting[c.ID] = c.QueueID
+}
+
+// prime applies to a beneficiary's subscription what Subscribe read from
+// the store after registering it: the conversations seen (the queued ones,
+// or the one followed), each as of its LastSeq, unless a notification that
+// arrived meanwhile is newer. A conversation such a notification put in a
+// queue but that seen lacks (it left the queue before the read, or came to
+// it after) is read again with get.
+func (s *Subscription) prime(ctx context.Context, seen []Conversation, get func(context.Context, string) (Conversation, error)) error {
+	s.mu.Lock()
+	read := make(map[string]bool, len(seen))
+	for _, c := range seen {
+		read[c.ID] = true
+		s.observe(c)
 	}
-	return s
+	var again []string
+	for id := range s.waiting {
+		if !read[id] {
+			again = append(again, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range again {
+		c, err := get(ctx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		s.mu.Lock()
+		if err != nil {
+			delete(s.waiting, id)
+		} else {
+			s.observe(c)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// observe applies a conversation read from the store: its state as of its
+// LastSeq. Called with s.mu held.
+func (s *Subscription) observe(c Conversation) {
+	if s.convID != "" && c.ID != s.convID {
+		return
+	}
+	s.setState(c.ID, c.State, c.QueueID, c.LastSeq)
+}
+
+// setState records whether a followed conversation waits, and in which
+// queue, unless what is recorded is as new: notifications are published
+// after the change committed, by whichever engine made it, so a later
+// transition's notification may arrive first. Each transition appends a
+// system message, so a later one has a higher sequence number; seq 0
+// (unknown) is applied as it comes. Called with s.mu held.
+func (s *Subscription) setState(id string, st State, queueID string, seq int64) {
+	if seq != 0 {
+		if seq <= s.stateSeq[id] {
+			return
+		}
+		s.stateSeq[id] = seq
+	}
+	if st == StateQueued {
+		s.waiting[id] = queueID
+	} else {
+		delete(s.waiting, id)
+	}
 }
 
 // waitsIn reports whether one of the followed conversations waits in queueID.
@@ -87,8 +155,9 @@ func (s *Subscription) matches(n Notification) bool {
 }
 
 // track follows which of a beneficiary's conversations wait in which queue,
-// for position updates. Message notifications carry no State and change
-// nothing. Called with s.mu held.
+// for position updates, taking the state of the newest transition whatever
+// the order notifications arrive in. Message notifications carry no State
+// and change nothing. Called with s.mu held.
 func (s *Subscription) track(n Notification) {
 	if s.principal.Role != RoleBeneficiary || n.Kind != NotifyConversation || n.BeneficiaryID != s.principal.ID || n.State == "" {
 		return
@@ -96,11 +165,7 @@ func (s *Subscription) track(n Notification) {
 	if s.convID != "" && n.ConversationID != s.convID {
 		return
 	}
-	if n.State == StateQueued {
-		s.waiting[n.ConversationID] = n.QueueID
-	} else {
-		delete(s.waiting, n.ConversationID)
-	}
+	s.setState(n.ConversationID, n.State, n.QueueID, stateSeq(n))
 }
 
 func (s *Subscription) deliver(n Notification) {
@@ -140,8 +205,8 @@ func (s *Subscription) deliver(n Notification) {
 
 // Next waits for notifications and returns all pending ones, oldest first,
 // each conversation once with its newest sequence number (and each typist's
-// newest indicator). It returns
-// ErrClosed after Close, or ctx's error.
+// newest indicator). It returns ErrClosed after Close (every Next blocked
+// meanwhile returns it), or ctx's error.
 func (s *Subscription) Next(ctx context.Context) ([]Notification, error) {
 	for {
 		s.mu.Lock()
@@ -164,11 +229,12 @@ func (s *Subscription) Next(ctx context.Context) ([]Notification, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.ready:
+		case <-s.done:
 		}
 	}
 }
 
-// Close ends the subscription; a blocked Next returns ErrClosed.
+// Close ends the subscription; every blocked Next returns ErrClosed.
 func (s *Subscription) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -176,12 +242,9 @@ func (s *Subscription) Close() {
 		return
 	}
 	s.closed = true
+	close(s.done)
 	s.mu.Unlock()
 	if s.release != nil {
 		s.release()
-	}
-	select {
-	case s.ready <- struct{}{}:
-	default:
 	}
 }

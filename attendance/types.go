@@ -2,6 +2,7 @@ package attendance
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -63,7 +64,7 @@ type Profile struct {
 	Min int `json:"min"`
 	// Max is the most simultaneous chats (offered + active). Max >= 1.
 	Max int `json:"max"`
-	// Queues the agent serves. At least one.
+	// Queues the agent serves. At least one, each listed once.
 	Queues []string `json:"queues"`
 	// OfferTimeout is how long an offer waits for accept before it goes back
 	// to the queue. Zero means Config.DefaultOfferTimeout.
@@ -90,6 +91,11 @@ func (p Profile) Validate() error {
 		return fmt.Errorf("%w: profile must serve at least one queue", ErrInvalidArgument)
 	case p.OfferTimeout < 0:
 		return fmt.Errorf("%w: profile OfferTimeout must not be negative", ErrInvalidArgument)
+	}
+	for i, q := range p.Queues {
+		if slices.Contains(p.Queues[:i], q) {
+			return fmt.Errorf("%w: profile lists queue %q twice", ErrInvalidArgument, q)
+		}
 	}
 	return nil
 }
