@@ -127,7 +127,10 @@ type Client struct {
 	// early are own messages delivered from their send result that the
 	// server may still echo (it raced the result); such an echo is dropped
 	// without counting as a duplicate. Pruned by the next event.
-	early     map[string][]int64
+	early map[string][]int64
+	// ended holds, per conversation a snapshot said was finalized or
+	// abandoned, that snapshot's seq: the cursor goes once it gets there.
+	ended     map[string]int64
 	principal attendance.Principal
 	stats     Stats
 	nextID    uint64
@@ -192,6 +195,7 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 		sends:     make(map[string]bool),
 		held:      make(map[string]map[int64]json.RawMessage),
 		early:     make(map[string][]int64),
+		ended:     make(map[string]int64),
 		refused:   make(chan error, 1),
 	}
 	for k, v := range c.Resume {
@@ -628,6 +632,7 @@ func (c *Client) release(ctx context.Context, conv string) bool {
 		if e := c.early[conv]; len(e) < 64 {
 			c.early[conv] = append(e, next)
 		}
+		c.forgetEnded(conv)
 		c.mu.Unlock()
 	}
 }
@@ -678,17 +683,21 @@ func (c *Client) event(ctx context.Context, f transport.ServerFrame) bool {
 				}
 			}
 		}
+		c.forgetEnded(f.ConversationID)
 	case transport.EventRemoved:
 		c.forget(f.ConversationID)
 	case transport.EventConversation:
-		// A finalized or abandoned conversation gets nothing more: its
-		// cursor goes, so that the cursors (and the next hello's resume
+		// A finalized or abandoned conversation gets nothing more after
+		// the snapshot's seq (its messages up to it may still be on their
+		// way: a snapshot can run ahead of them): its cursor goes once it
+		// gets there, so that the cursors (and the next hello's resume
 		// map, capped by the server's MaxResume) do not grow for ever.
 		var snap struct {
 			State attendance.State `json:"state"`
 		}
 		if json.Unmarshal(f.Data, &snap) == nil && snap.State.Terminal() {
-			c.forget(f.ConversationID)
+			c.ended[f.ConversationID] = f.Seq
+			c.forgetEnded(f.ConversationID)
 		}
 	}
 	c.mu.Unlock()
@@ -704,6 +713,15 @@ func (c *Client) forget(id string) {
 	delete(c.cursors, id)
 	delete(c.held, id)
 	delete(c.early, id)
+	delete(c.ended, id)
+}
+
+// forgetEnded forgets an ended conversation once its cursor has reached
+// the seq of the snapshot that said it ended. Called with c.mu held.
+func (c *Client) forgetEnded(id string) {
+	if end, ok := c.ended[id]; ok && c.cursors[id] >= end {
+		c.forget(id)
+	}
 }
 
 // failPending fails the commands that cannot be repeated (all of them when
