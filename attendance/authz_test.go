@@ -3,6 +3,7 @@ package attendance_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -154,4 +155,38 @@ func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
 		}
 	}
 	require.True(t, found, "no doorbell for message %d", m.Seq)
+}
+
+// failingAgents is a store whose ListAgents fails while fail is set.
+type failingAgents struct {
+	*memory.Store
+	fail atomic.Bool
+}
+
+func (s *failingAgents) ListAgents(ctx context.Context, f attendance.ListAgentsFilter) ([]attendance.Agent, error) {
+	if s.fail.Load() {
+		return nil, attendance.ErrUnavailable
+	}
+	return s.Store.ListAgents(ctx, f)
+}
+
+// A Start after Stop that fails leaves the engine stopped (off the bus),
+// not half started.
+func TestFailedRestartStaysStopped(t *testing.T) {
+	ctx := context.Background()
+	store := &failingAgents{Store: memory.New()}
+	eng, err := attendance.New(store, testConfig(newClock()))
+	require.NoError(t, err)
+	require.NoError(t, eng.Start(ctx))
+	require.NoError(t, eng.Stop(ctx))
+	store.fail.Store(true)
+	require.ErrorIs(t, eng.Start(ctx), attendance.ErrUnavailable)
+	_, err = eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
+	require.ErrorIs(t, err, attendance.ErrClosed, "a failed restart left the engine on the bus")
+	store.fail.Store(false)
+	require.NoError(t, eng.Start(ctx))
+	sub, err := eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
+	require.NoError(t, err)
+	sub.Close()
+	require.NoError(t, eng.Stop(ctx))
 }

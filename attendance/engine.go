@@ -240,13 +240,22 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.stop != nil {
 		return fmt.Errorf("%w: engine already started", ErrInvalidArgument)
 	}
-	if e.unsubscribe == nil { // stopped
+	resumed := e.unsubscribe == nil // stopped before
+	if resumed {
 		if err := e.subscribe(); err != nil {
 			return err
 		}
 		e.setDetached(false)
 	}
 	if err := e.tick(ctx, true); err != nil { // true: what was missed is reloaded
+		if resumed {
+			// Stay stopped: off the bus, recording nothing.
+			e.unsubscribe()
+			e.unsubscribe = nil
+			for _, s := range e.setDetached(true) {
+				s.Close()
+			}
+		}
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
