@@ -190,3 +190,38 @@ func TestFailedRestartStaysStopped(t *testing.T) {
 	sub.Close()
 	require.NoError(t, eng.Stop(ctx))
 }
+
+// A stale notification that says a chat is queued, arriving after
+// Subscribe read it as offered (an asynchronous bus may deliver it late),
+// does not make the beneficiary's subscription think it waits again.
+func TestStaleQueuedNotificationAfterSubscribe(t *testing.T) {
+	ctx := context.Background()
+	bus := attendance.NewLocalBus()
+	cfg := testConfig(newClock())
+	cfg.Bus = bus
+	eng, err := attendance.New(memory.New(), cfg)
+	require.NoError(t, err)
+	_, err = eng.UpsertAgent(ctx, attendance.AgentParams{ID: "ana", Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
+	require.NoError(t, err)
+	_, err = eng.SetPresence(ctx, attendance.AgentPrincipal("ana"), attendance.PresenceOnline)
+	require.NoError(t, err)
+	maria := attendance.BeneficiaryPrincipal("maria")
+	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
+	require.NoError(t, err)
+	require.Equal(t, attendance.StateOffered, c.State)
+
+	sub, err := eng.Subscribe(ctx, maria, attendance.SubscribeParams{})
+	require.NoError(t, err)
+	defer sub.Close()
+	// The notification of the open (queued, seq 1), late, from another node.
+	require.NoError(t, bus.Publish(ctx, attendance.Notification{Kind: attendance.NotifyConversation, ConversationID: c.ID,
+		BeneficiaryID: "maria", QueueID: "geral", State: attendance.StateQueued, Seq: 1, Origin: "other-node"}))
+	// A queue change maria would hear of only if she waited in that queue.
+	require.NoError(t, bus.Publish(ctx, attendance.Notification{Kind: attendance.NotifyQueue, QueueID: "geral", Origin: "other-node"}))
+	done, cancel := context.WithCancel(ctx)
+	cancel() // Next returns what is pending, or the ctx's error when nothing is
+	ns, _ := sub.Next(done)
+	for _, n := range ns {
+		require.NotEqual(t, attendance.NotifyQueue, n.Kind, "a stale notification made maria wait in the queue again")
+	}
+}

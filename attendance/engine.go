@@ -607,7 +607,10 @@ func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribePar
 		}
 		seen = append(seen, c)
 	case p.Role == RoleBeneficiary:
-		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued}})
+		// Every open chat, not only the queued ones: what was read orders
+		// the notifications that arrive later (a stale "queued" one for a
+		// chat read as offered is then ignored).
+		cs, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued, StateOffered, StateActive}})
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -619,6 +622,9 @@ func (e *Engine) Subscribe(ctx context.Context, p Principal, params SubscribePar
 			s.Close()
 			return nil, err
 		}
+	}
+	if s.isClosed() { // Stop closed it meanwhile
+		return nil, fmt.Errorf("%w: engine stopped", ErrClosed)
 	}
 	return s, nil
 }

@@ -56,8 +56,15 @@ func newSubscription(p Principal, params SubscribeParams) *Subscription {
 	}
 }
 
+// isClosed reports whether Close was called.
+func (s *Subscription) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // prime applies to a beneficiary's subscription what Subscribe read from
-// the store after registering it: the conversations seen (the queued ones,
+// the store after registering it: the conversations seen (the open ones,
 // or the one followed), each as of its LastSeq, unless a notification that
 // arrived meanwhile is newer. A conversation such a notification put in a
 // queue but that seen lacks (it left the queue before the read, or came to
