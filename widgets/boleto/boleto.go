@@ -239,6 +239,9 @@ func digit(c byte) int {
 // collection slip.
 func (l Line) Formatted() string {
 	d := l.Digits
+	if !l.wellFormed() {
+		return d
+	}
 	switch l.Kind {
 	case KindBank:
 		return d[0:5] + "." + d[5:10] + " " + d[10:15] + "." + d[15:21] + " " + d[21:26] + "." + d[26:32] + " " + d[32:33] + " " + d[33:47]
@@ -248,13 +251,29 @@ func (l Line) Formatted() string {
 	return d
 }
 
+// wellFormed reports whether l has the shape Parse gives a Line. The
+// methods of a Line built otherwise (by hand, or decoded from storage)
+// return the digits as they are, or zero, rather than panic.
+func (l Line) wellFormed() bool {
+	if len(l.Barcode) != 44 || !allDigits(l.Barcode) || !allDigits(l.Digits) {
+		return false
+	}
+	switch l.Kind {
+	case KindBank:
+		return len(l.Digits) == 47
+	case KindCollection:
+		return len(l.Digits) == 48
+	}
+	return false
+}
+
 // String returns Formatted.
 func (l Line) String() string { return l.Formatted() }
 
 // BankCode returns the issuing bank's three-digit code (bank slips only;
 // empty otherwise).
 func (l Line) BankCode() string {
-	if l.Kind != KindBank {
+	if l.Kind != KindBank || !l.wellFormed() {
 		return ""
 	}
 	return l.Barcode[0:3]
@@ -265,6 +284,9 @@ func (l Line) BankCode() string {
 // amount in reais). It is 0 when the slip carries no amount ("valor em
 // aberto") or, for identifiers 7 and 9, an amount in another unit.
 func (l Line) Amount() int64 {
+	if !l.wellFormed() {
+		return 0
+	}
 	var s string
 	switch {
 	case l.Kind == KindBank:
@@ -284,7 +306,7 @@ func (l Line) Amount() int64 {
 // DueFactor returns a bank slip's due-date factor (barcode digits 6-9): 0
 // means no due date; otherwise days counted as [DueDate] explains.
 func (l Line) DueFactor() int {
-	if l.Kind != KindBank {
+	if l.Kind != KindBank || !l.wellFormed() {
 		return 0
 	}
 	return int(l.Barcode[5]-'0')*1000 + int(l.Barcode[6]-'0')*100 + int(l.Barcode[7]-'0')*10 + int(l.Barcode[8]-'0')

@@ -345,3 +345,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A Line not made by Parse (built by hand, or decoded from a host's
+// storage) with the wrong shape never panics: its methods give the digits
+// as they are, or zero.
+func TestMalformedLineDoesNotPanic(t *testing.T) {
+	for _, l := range []boleto.Line{
+		{},
+		{Kind: boleto.KindBank, Digits: "123", Barcode: "456"},
+		{Kind: boleto.KindCollection, Digits: strings.Repeat("8", 48), Barcode: "x"},
+		{Kind: boleto.KindBank, Digits: strings.Repeat("x", 47), Barcode: strings.Repeat("1", 44)},
+	} {
+		require.NotPanics(t, func() {
+			require.Equal(t, l.Digits, l.Formatted())
+			require.Empty(t, l.BankCode())
+			require.Zero(t, l.Amount())
+			require.Zero(t, l.DueFactor())
+		}, "%+v", l)
+	}
+}

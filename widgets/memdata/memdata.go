@@ -143,7 +143,8 @@ func (c *Conversations) ListMessages(ctx context.Context, f attendance.ListMessa
 	return out, nil
 }
 
-// Directory is an in-memory beneficiary.Directory.
+// Directory is an in-memory beneficiary.Directory. The zero value is ready
+// to use.
 type Directory struct {
 	mu   sync.RWMutex
 	byID map[string]beneficiary.Beneficiary
@@ -164,6 +165,9 @@ func NewDirectory(bs ...beneficiary.Beneficiary) *Directory {
 func (d *Directory) Put(b beneficiary.Beneficiary) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.byID == nil { // the zero Directory is ready to use
+		d.byID = make(map[string]beneficiary.Beneficiary)
+	}
 	d.byID[b.ID] = b
 }
 
@@ -183,7 +187,8 @@ func (d *Directory) Beneficiary(ctx context.Context, id string) (beneficiary.Ben
 
 // Occurrences is an in-memory beneficiary.Occurrences. Its status rule: any
 // change to a different status, except that a closed occurrence (resolved
-// or canceled) may only be reopened (to open).
+// or canceled) may only be reopened (to open). The zero value is ready to
+// use.
 type Occurrences struct {
 	mu   sync.Mutex
 	byID map[string]beneficiary.Occurrence
@@ -204,6 +209,9 @@ func NewOccurrences(list ...beneficiary.Occurrence) *Occurrences {
 func (o *Occurrences) Put(oc beneficiary.Occurrence) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.byID == nil { // the zero Occurrences is ready to use
+		o.byID = make(map[string]beneficiary.Occurrence)
+	}
 	o.byID[oc.ID] = cloneOccurrence(oc)
 }
 

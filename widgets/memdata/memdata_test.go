@@ -85,3 +85,15 @@ func TestOccurrencesCopyInAndOut(t *testing.T) {
 	require.NoError(t, err, "reopen")
 	require.Len(t, res.History, 2)
 }
+
+// The zero Directory and Occurrences are ready to use, as documented.
+func TestZeroValuesAreReady(t *testing.T) {
+	t.Parallel()
+	var d memdata.Directory
+	require.NotPanics(t, func() { d.Put(beneficiary.Beneficiary{ID: "b1", Name: "Maria"}) })
+	b, err := d.Beneficiary(t.Context(), "b1")
+	require.NoError(t, err)
+	require.Equal(t, "Maria", b.Name)
+	var o memdata.Occurrences
+	require.NotPanics(t, func() { o.Put(beneficiary.Occurrence{ID: "o1", BeneficiaryID: "b1"}) })
+}

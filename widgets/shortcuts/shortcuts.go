@@ -746,8 +746,14 @@ func NewHolder(c *Catalog) (*Holder, error) {
 	return h, nil
 }
 
-// Catalog returns the current catalog.
-func (h *Holder) Catalog() *Catalog { return h.cur.Load() }
+// Catalog returns the current catalog. The zero Holder serves an empty
+// one until a Reload.
+func (h *Holder) Catalog() *Catalog {
+	if c := h.cur.Load(); c != nil {
+		return c
+	}
+	return &Catalog{}
+}
 
 // Reload parses data and, only if it is valid, makes it current. On error
 // the current catalog stays.

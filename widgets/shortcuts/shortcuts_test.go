@@ -366,3 +366,14 @@ func TestRenderCleansValues(t *testing.T) {
 	_, err = hand.Render(v)
 	require.ErrorIs(t, err, shortcuts.ErrMissingValue, "nothing left once cleaned")
 }
+
+// The zero Holder serves an empty catalog until a Reload, rather than a nil
+// one whose use would panic.
+func TestZeroHolderServesAnEmptyCatalog(t *testing.T) {
+	var h shortcuts.Holder
+	require.NotPanics(t, func() {
+		require.Empty(t, h.Catalog().Sets())
+		_, err := h.Catalog().Get("default", "x")
+		require.Error(t, err)
+	})
+}
