@@ -461,6 +461,7 @@ func TestMalformedResults(t *testing.T) {
 		}}}, "tables[0].columns[0].kind"},
 		"invalid date":    {widgets.Result{Fields: []widgets.Field{{Label: "Vencimento", Value: widgets.DateValue(widgets.NewDate(2026, 2, 30))}}}, "fields[0].value"},
 		"javascript link": {widgets.Result{Links: []widgets.Link{{Label: "x", URL: "javascript:alert(1)"}}}, "links[0].url"},
+		"backslash host":  {widgets.Result{Links: []widgets.Link{{Label: "x", URL: `/\evil.example`}}}, "links[0].url"},
 		"empty label":     {widgets.Result{Fields: []widgets.Field{{Label: " ", Value: widgets.TextValue("x")}}}, "fields[0].label"},
 		"mixed value":     {widgets.Result{Fields: []widgets.Field{{Label: "x", Value: widgets.Value{Kind: widgets.KindMoney, Money: 1, Text: "1"}}}}, "fields[0].value"},
 		"bad media type":  {widgets.Result{Documents: []widgets.Document{{Title: "PDF", URL: "/f/1", ContentType: "pdf;;"}}}, "documents[0].content_type"},
@@ -753,4 +754,13 @@ func TestProviderContextErrorIsAProviderError(t *testing.T) {
 	require.Equal(t, widgets.CodeProvider, widgets.ErrorCode(errors.New("down")))
 	require.Equal(t, widgets.CodeTimeout, widgets.ErrorCode(errors.Join(errors.New("x"), widgets.ErrTimeout)))
 	require.Equal(t, "", widgets.ErrorCode(nil))
+}
+
+// DateValue of the zero Date ("no date") is the empty cell, which a result
+// may hold, not a malformed date.
+func TestDateValueOfNoDateIsEmpty(t *testing.T) {
+	v := widgets.DateValue(widgets.Date{})
+	require.True(t, v.IsEmpty())
+	r := widgets.Result{Fields: []widgets.Field{{Label: "Vencimento", Value: v}}}
+	require.NoError(t, r.Validate())
 }

@@ -239,7 +239,8 @@ func checkURL(s string) string {
 		return "not a URL"
 	}
 	switch {
-	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//"):
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.HasPrefix(s, "/\\"):
+		// Not "//host" nor "/\\host": browsers read both as another host.
 		return ""
 	case (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil:
 		return ""

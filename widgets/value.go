@@ -229,8 +229,14 @@ func TextValue(s string) Value { return Value{Kind: KindText, Text: s} }
 // MoneyValue returns an amount in reais; see [BRL] and [Reais].
 func MoneyValue(b BRL) Value { return Value{Kind: KindMoney, Money: b} }
 
-// DateValue returns a date value.
-func DateValue(d Date) Value { return Value{Kind: KindDate, Date: d} }
+// DateValue returns a date value; the zero Date ("no date") gives the
+// empty cell.
+func DateValue(d Date) Value {
+	if d.IsZero() {
+		return Value{}
+	}
+	return Value{Kind: KindDate, Date: d}
+}
 
 // NumberValue returns a number value.
 func NumberValue(f float64) Value { return Value{Kind: KindNumber, Number: f} }
