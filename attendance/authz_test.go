@@ -3,7 +3,6 @@ package attendance_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,19 +11,30 @@ import (
 	"github.com/mosiachat/mosiachat/storage/memory"
 )
 
-// listHook is a store that runs a function once, just before the next
-// ListMessages: something happening between a read's check and its list.
-type listHook struct {
-	*memory.Store
-	before func()
+// servedByAna opens maria's chat and has ana (online, serving "geral")
+// accept it, then brings bia (serving "geral" too) online: a chat ready to
+// change hands. transferToBia hands it over.
+func servedByAna(t *testing.T, e *attendance.Engine) attendance.Conversation {
+	t.Helper()
+	ctx := context.Background()
+	prof := attendance.Profile{Max: 3, Queues: []string{"geral"}}
+	online(t, e, "ana", prof)
+	c, err := e.Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+	require.NoError(t, err)
+	c, err = e.Accept(ctx, agentP("ana"), c.ID)
+	require.NoError(t, err)
+	online(t, e, "bia", prof)
+	return c
 }
 
-func (h *listHook) ListMessages(ctx context.Context, f attendance.ListMessagesFilter) ([]attendance.Message, error) {
-	if fn := h.before; fn != nil {
-		h.before = nil
-		fn()
-	}
-	return h.Store.ListMessages(ctx, f)
+// transferToBia moves the chat servedByAna set up from ana to bia.
+func transferToBia(t *testing.T, e *attendance.Engine, id string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := e.Transfer(ctx, agentP("ana"), attendance.TransferParams{ConversationID: id, AgentID: "bia"})
+	require.NoError(t, err)
+	_, err = e.Accept(ctx, agentP("bia"), id)
+	require.NoError(t, err)
 }
 
 // Messages returns only what existed when the reader's access was checked:
@@ -32,29 +42,12 @@ func (h *listHook) ListMessages(ctx context.Context, f attendance.ListMessagesFi
 // to, does not show the new message to the agent who lost it.
 func TestMessagesStopAtTheCheckedConversation(t *testing.T) {
 	ctx := context.Background()
-	store := &listHook{Store: memory.New()}
-	eng, err := attendance.New(store, testConfig(newClock()))
-	require.NoError(t, err)
-	for _, id := range []string{"ana", "bia"} {
-		_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: id, Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
-		require.NoError(t, err)
-	}
-	ana, bia, maria := attendance.AgentPrincipal("ana"), attendance.AgentPrincipal("bia"), attendance.BeneficiaryPrincipal("maria")
-	_, err = eng.SetPresence(ctx, ana, attendance.PresenceOnline)
-	require.NoError(t, err)
-	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
-	require.NoError(t, err)
-	c, err = eng.Accept(ctx, ana, c.ID)
-	require.NoError(t, err)
-	_, err = eng.SetPresence(ctx, bia, attendance.PresenceOnline)
-	require.NoError(t, err)
-
-	store.before = func() {
-		_, err := eng.Transfer(ctx, ana, attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
-		require.NoError(t, err)
-		_, err = eng.Accept(ctx, bia, c.ID)
-		require.NoError(t, err)
-		_, err = eng.Send(ctx, maria, attendance.SendParams{ConversationID: c.ID, Body: "for bia"})
+	store, eng := hooked(t, newClock(), nil)
+	c := servedByAna(t, eng)
+	ana := agentP("ana")
+	store.beforeList = func() {
+		transferToBia(t, eng, c.ID)
+		_, err := eng.Send(ctx, benefP("maria"), attendance.SendParams{ConversationID: c.ID, Body: "for bia"})
 		require.NoError(t, err)
 	}
 	ms, err := eng.Messages(ctx, ana, c.ID, 0, 0)
@@ -90,26 +83,10 @@ func TestOpenKeysDoNotCollideAcrossBeneficiaries(t *testing.T) {
 	require.ErrorIs(t, err, attendance.ErrInvalidArgument)
 }
 
-// appendHook is a store that runs a function once, just before the next
-// AppendMessage: something happening between a send's read and its append.
-type appendHook struct {
-	*memory.Store
-	before func()
-}
-
-func (h *appendHook) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
-	if fn := h.before; fn != nil {
-		h.before = nil
-		fn()
-	}
-	return h.Store.AppendMessage(ctx, p)
-}
-
 // A message sent while the chat changes hands (between the send's read of
 // the conversation and its append) is announced to its owner now.
 func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
 	ctx := context.Background()
-	store := &appendHook{Store: memory.New()}
 	bus := attendance.NewLocalBus()
 	var mu sync.Mutex
 	var published []attendance.Notification // every notification, not coalesced
@@ -119,30 +96,10 @@ func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
 		mu.Unlock()
 	})
 	require.NoError(t, err)
-	cfg := testConfig(newClock())
-	cfg.Bus = bus
-	eng, err := attendance.New(store, cfg)
-	require.NoError(t, err)
-	for _, id := range []string{"ana", "bia"} {
-		_, err := eng.UpsertAgent(ctx, attendance.AgentParams{ID: id, Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
-		require.NoError(t, err)
-	}
-	ana, bia, maria := attendance.AgentPrincipal("ana"), attendance.AgentPrincipal("bia"), attendance.BeneficiaryPrincipal("maria")
-	_, err = eng.SetPresence(ctx, ana, attendance.PresenceOnline)
-	require.NoError(t, err)
-	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
-	require.NoError(t, err)
-	_, err = eng.Accept(ctx, ana, c.ID)
-	require.NoError(t, err)
-	_, err = eng.SetPresence(ctx, bia, attendance.PresenceOnline)
-	require.NoError(t, err)
-
-	store.before = func() {
-		_, err := eng.Transfer(ctx, ana, attendance.TransferParams{ConversationID: c.ID, AgentID: "bia"})
-		require.NoError(t, err)
-		_, err = eng.Accept(ctx, bia, c.ID)
-		require.NoError(t, err)
-	}
+	store, eng := hooked(t, newClock(), func(cfg *attendance.Config) { cfg.Bus = bus })
+	c := servedByAna(t, eng)
+	maria := benefP("maria")
+	store.beforeAppend = func() { transferToBia(t, eng, c.ID) }
 	m, err := eng.Send(ctx, maria, attendance.SendParams{ConversationID: c.ID, Body: "ainda estou aqui"})
 	require.NoError(t, err)
 	mu.Lock()
@@ -157,33 +114,18 @@ func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
 	require.True(t, found, "no doorbell for message %d", m.Seq)
 }
 
-// failingAgents is a store whose ListAgents fails while fail is set.
-type failingAgents struct {
-	*memory.Store
-	fail atomic.Bool
-}
-
-func (s *failingAgents) ListAgents(ctx context.Context, f attendance.ListAgentsFilter) ([]attendance.Agent, error) {
-	if s.fail.Load() {
-		return nil, attendance.ErrUnavailable
-	}
-	return s.Store.ListAgents(ctx, f)
-}
-
 // A Start after Stop that fails leaves the engine stopped (off the bus),
 // not half started.
 func TestFailedRestartStaysStopped(t *testing.T) {
 	ctx := context.Background()
-	store := &failingAgents{Store: memory.New()}
-	eng, err := attendance.New(store, testConfig(newClock()))
-	require.NoError(t, err)
+	store, eng := hooked(t, newClock(), nil)
 	require.NoError(t, eng.Start(ctx))
 	require.NoError(t, eng.Stop(ctx))
-	store.fail.Store(true)
+	store.failAgents.Store(true)
 	require.ErrorIs(t, eng.Start(ctx), attendance.ErrUnavailable)
-	_, err = eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
+	_, err := eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
 	require.ErrorIs(t, err, attendance.ErrClosed, "a failed restart left the engine on the bus")
-	store.fail.Store(false)
+	store.failAgents.Store(false)
 	require.NoError(t, eng.Start(ctx))
 	sub, err := eng.Subscribe(ctx, attendance.SystemPrincipal, attendance.SubscribeParams{})
 	require.NoError(t, err)
@@ -197,15 +139,9 @@ func TestFailedRestartStaysStopped(t *testing.T) {
 func TestStaleQueuedNotificationAfterSubscribe(t *testing.T) {
 	ctx := context.Background()
 	bus := attendance.NewLocalBus()
-	cfg := testConfig(newClock())
-	cfg.Bus = bus
-	eng, err := attendance.New(memory.New(), cfg)
-	require.NoError(t, err)
-	_, err = eng.UpsertAgent(ctx, attendance.AgentParams{ID: "ana", Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
-	require.NoError(t, err)
-	_, err = eng.SetPresence(ctx, attendance.AgentPrincipal("ana"), attendance.PresenceOnline)
-	require.NoError(t, err)
-	maria := attendance.BeneficiaryPrincipal("maria")
+	_, eng := hooked(t, newClock(), func(cfg *attendance.Config) { cfg.Bus = bus })
+	online(t, eng, "ana", attendance.Profile{Max: 3, Queues: []string{"geral"}})
+	maria := benefP("maria")
 	c, err := eng.Open(ctx, maria, attendance.OpenParams{SubjectID: "duvida"})
 	require.NoError(t, err)
 	require.Equal(t, attendance.StateOffered, c.State)

@@ -30,6 +30,12 @@ type hookStore struct {
 	// a conversation fails.
 	failGetAfterOffer atomic.Bool
 	failNextGet       atomic.Bool
+	// beforeList and beforeAppend run once, just before the next
+	// ListMessages or AppendMessage: something happening between a call's
+	// check and its write or read.
+	beforeList, beforeAppend func()
+	// failAgents makes ListAgents fail (ErrUnavailable) while set.
+	failAgents atomic.Bool
 }
 
 func (s *hookStore) take(h *func()) func() {
@@ -54,7 +60,24 @@ func (s *hookStore) ListConversations(ctx context.Context, f attendance.ListConv
 	return cs, err
 }
 
+func (s *hookStore) ListMessages(ctx context.Context, f attendance.ListMessagesFilter) ([]attendance.Message, error) {
+	if h := s.take(&s.beforeList); h != nil {
+		h()
+	}
+	return s.Store.ListMessages(ctx, f)
+}
+
+func (s *hookStore) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
+	if h := s.take(&s.beforeAppend); h != nil {
+		h()
+	}
+	return s.Store.AppendMessage(ctx, p)
+}
+
 func (s *hookStore) ListAgents(ctx context.Context, f attendance.ListAgentsFilter) ([]attendance.Agent, error) {
+	if s.failAgents.Load() {
+		return nil, attendance.ErrUnavailable
+	}
 	as, err := s.Store.ListAgents(ctx, f)
 	if h := s.take(&s.afterListAgents); h != nil {
 		h()

@@ -309,3 +309,14 @@ func ctxT(t *testing.T) context.Context {
 }
 
 var profile = attendance.Profile{Min: 0, Max: 3, Queues: []string{"q1", "q2"}}
+
+// onlineAgentAndBeneficiary connects agent ana (online) and beneficiary
+// b1, each with a recorder of their events.
+func onlineAgentAndBeneficiary(t *testing.T, e *env) (ana, ben *client.Client, anaEv, benEv *recorder) {
+	t.Helper()
+	ana, ben = e.dial("agent", "ana"), e.dial("beneficiary", "b1")
+	anaEv, benEv = record(ana), record(ben)
+	_, err := ana.SetPresence(ctxT(t), attendance.PresenceOnline)
+	require.NoError(t, err)
+	return ana, ben, anaEv, benEv
+}

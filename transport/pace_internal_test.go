@@ -104,6 +104,38 @@ func (c *drainConn) readFrames() []ServerFrame {
 	return append([]ServerFrame(nil), c.read...)
 }
 
+// readUntilSynced has the client read what waits, reporting whether the
+// synced event is among what it has read: a condition to poll.
+func (c *drainConn) readUntilSynced() bool {
+	c.readAll()
+	for _, f := range c.readFrames() {
+		if f.Type == EventSynced {
+			return true
+		}
+	}
+	return false
+}
+
+// pausedCatchUp gives ben an open conversation with backlog messages and
+// attaches a session for them over a drainConn of buffer frames that reads
+// nothing: it returns once the hello's catch-up waits for the client.
+func pausedCatchUp(t *testing.T, eng *attendance.Engine, srv *Server, ben attendance.Principal, backlog, buffer int) (*Session, *drainConn, attendance.Conversation) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
+	require.NoError(t, err)
+	for i := range backlog {
+		_, err := eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: fmt.Sprint(i)})
+		require.NoError(t, err)
+	}
+	conn := &drainConn{max: buffer}
+	ss, err := srv.Attach(ctx, ben, conn)
+	require.NoError(t, err)
+	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
+	require.Eventually(t, conn.waiting, 5*time.Second, time.Millisecond, "the catch-up did not wait for the client")
+	return ss, conn, c
+}
+
 // A history far longer than the outbound buffer reaches a client that reads
 // slowly, on one connection: the catch-up waits for it to read instead of
 // overflowing the buffer, synced comes after the last message, and while it
@@ -116,20 +148,8 @@ func TestCatchUpWaitsForASlowClient(t *testing.T) {
 		c.Workers = 1
 		c.HistoryBatch = 25
 	})
-	ben := attendance.BeneficiaryPrincipal("slow")
-	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
-	require.NoError(t, err)
-	for i := range backlog {
-		_, err := eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: fmt.Sprint(i)})
-		require.NoError(t, err)
-	}
+	ss, conn, c := pausedCatchUp(t, eng, srv, attendance.BeneficiaryPrincipal("slow"), backlog, buffer)
 	last := c.LastSeq + backlog
-
-	conn := &drainConn{max: buffer}
-	ss, err := srv.Attach(ctx, ben, conn)
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-	require.Eventually(t, conn.waiting, 5*time.Second, time.Millisecond, "the catch-up did not wait for the client")
 
 	// The only worker waits with the slow session; another session is
 	// still served.
@@ -141,16 +161,7 @@ func TestCatchUpWaitsForASlowClient(t *testing.T) {
 	require.Equal(t, 1, otherConn.count(EventSynced))
 
 	// The slow client reads now and then; it gets everything, in order.
-	synced := func() bool {
-		conn.readAll()
-		for _, f := range conn.readFrames() {
-			if f.Type == EventSynced {
-				return true
-			}
-		}
-		return false
-	}
-	require.Eventually(t, synced, 5*time.Second, time.Millisecond)
+	require.Eventually(t, conn.readUntilSynced, 5*time.Second, time.Millisecond)
 	require.False(t, ss.isClosed(), "the slow client was disconnected")
 	var seqs []int64
 	sawSynced := false
@@ -186,18 +197,7 @@ func TestClosedSessionEndsItsCatchUpWait(t *testing.T) {
 		c.OutboundBuffer = 8
 		c.Workers = 1
 	})
-	ben := attendance.BeneficiaryPrincipal("gone")
-	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
-	require.NoError(t, err)
-	for i := range 20 {
-		_, err := eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: fmt.Sprint(i)})
-		require.NoError(t, err)
-	}
-	conn := &drainConn{max: 8}
-	ss, err := srv.Attach(ctx, ben, conn)
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-	require.Eventually(t, conn.waiting, 5*time.Second, time.Millisecond)
+	ss, _, _ := pausedCatchUp(t, eng, srv, attendance.BeneficiaryPrincipal("gone"), 20, 8)
 
 	ss.Close() // the client went away (the wire's reader ended)
 	require.Eventually(t, func() bool {
@@ -223,31 +223,11 @@ func TestOwnMessageSentDuringAPausedCatchUp(t *testing.T) {
 		c.OutboundBuffer = 16
 		c.HistoryBatch = 10
 	})
-	ben := attendance.BeneficiaryPrincipal("b1")
-	c, err := eng.Open(ctx, ben, attendance.OpenParams{SubjectID: "billing"})
-	require.NoError(t, err)
-	for i := range 40 {
-		_, err := eng.Send(ctx, ben, attendance.SendParams{ConversationID: c.ID, Body: fmt.Sprint(i)})
-		require.NoError(t, err)
-	}
-	conn := &drainConn{max: 16}
-	ss, err := srv.Attach(ctx, ben, conn)
-	require.NoError(t, err)
-	ss.Handle(ctx, []byte(`{"type":"hello","id":"h","data":{"protocol":1}}`))
-	require.Eventually(t, conn.waiting, 5*time.Second, time.Millisecond)
+	ss, conn, c := pausedCatchUp(t, eng, srv, attendance.BeneficiaryPrincipal("b1"), 40, 16)
 
 	ss.Handle(ctx, []byte(fmt.Sprintf(`{"type":"send","id":"s1","data":{"conversation_id":%q,"body":"mine"}}`, c.ID)))
 	own := c.LastSeq + 41
-	synced := func() bool {
-		conn.readAll()
-		for _, f := range conn.readFrames() {
-			if f.Type == EventSynced {
-				return true
-			}
-		}
-		return false
-	}
-	require.Eventually(t, synced, 5*time.Second, time.Millisecond)
+	require.Eventually(t, conn.readUntilSynced, 5*time.Second, time.Millisecond)
 	results := 0
 	for _, f := range conn.readFrames() {
 		require.False(t, f.Type == EventMessage && f.Seq == own, "own message %d sent again as an event", own)
