@@ -391,18 +391,11 @@ func (c *Client) serve(ws *websocket.Conn) (helloed bool) {
 	hello, _ := json.Marshal(transport.ClientFrame{Type: transport.CmdHello, ID: helloID, Data: mustJSON(transport.HelloParams{Protocol: transport.ProtocolVersion, Resume: resume})})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-c.closing:
-			ws.Close(websocket.StatusNormalClosure, "bye")
-		case <-ctx.Done():
-		}
-	}()
+	alive := watch(ws, c.closing)
+	defer alive.stop()
 	if err := c.write(ctx, ws, hello); err != nil {
 		return false
 	}
-	alive := newLiveness(ws)
-	defer alive.stop()
 	for {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
@@ -469,11 +462,11 @@ func (c *Client) helloRefused(body *transport.ErrorBody) {
 	}
 }
 
-// liveness closes a connection on which nothing has been heard for two
-// heartbeat intervals (the server sends one every interval, see the hello
-// result), or for helloTimeout before the hello's reply: a link that died
-// without a word (a NAT that forgot it, a hung proxy) is then noticed and
-// replaced.
+// liveness watches a connection. It cuts it when nothing has been heard
+// for two heartbeat intervals (the server sends one every interval, see the
+// hello result), or for helloTimeout before the hello's reply, so that a
+// link that died without a word (a NAT that forgot it, a hung proxy) is
+// noticed and replaced; and it closes it normally when the client closes.
 type liveness struct {
 	last  atomic.Int64 // unix nanoseconds of the last frame heard
 	limit atomic.Int64 // nanoseconds of silence tolerated
@@ -484,7 +477,8 @@ type liveness struct {
 // helloTimeout is how long a connection may wait for the hello's reply.
 const helloTimeout = 20 * time.Second
 
-func newLiveness(ws *websocket.Conn) *liveness {
+// watch starts the liveness goroutine of ws, which ends with stop.
+func watch(ws *websocket.Conn, closing <-chan struct{}) *liveness {
 	l := &liveness{rearm: make(chan struct{}, 1), done: make(chan struct{})}
 	l.last.Store(time.Now().UnixNano())
 	l.limit.Store(int64(helloTimeout))
@@ -496,6 +490,9 @@ func newLiveness(ws *websocket.Conn) *liveness {
 		for {
 			select {
 			case <-l.done:
+				return
+			case <-closing:
+				ws.Close(websocket.StatusNormalClosure, "bye")
 				return
 			case <-l.rearm:
 			case <-t.C:
