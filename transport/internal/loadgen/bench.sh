@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs the transport benchmarks of docs/benchmarks-transport.md: server on
 # core 0 (GOMAXPROCS=1), load generator on core 1. Every run is bounded.
-# Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|halves|idle|storm|all
+# Usage: sh transport/internal/loadgen/bench.sh [what] ; what = fixed|sweep|halves|floor|idle|storm|all
 # sweep takes RATES (both), or BARE_RATES and MOSIA_RATES, comma-separated;
-# halves takes RATES (the bare relay's; mosia runs at half of each).
+# halves takes RATES (the bare relay's; mosia runs at half of each); floor
+# is halves with the acknowledging relay (impl acked) run at R as well.
 # sweep and halves take DURATION per run (default 5s).
 # Summarize a run's output (medians per rate, and for halves mosia's CPU per
 # message at R/2 against the bare relay's at R):
@@ -64,6 +65,22 @@ if [ "$what" = halves ] || [ "$what" = all ]; then
 			server bare 1000
 			load relay -impl bare -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration "${DURATION:-5s}"
 			stop
+			server mosia 1000
+			load relay -impl mosia -addr 127.0.0.1:$PORT -pairs 1000 -rate "$((rate / 2))" -duration "${DURATION:-5s}"
+			stop
+		done
+	done
+fi
+if [ "$what" = floor ]; then
+	# Halves plus the bare relay that also writes each frame back to its
+	# sender, at R: the reply every command is owed, priced on its own.
+	for i in $(seq ${REPS:-5}); do
+		for rate in $(echo "${RATES:-20000,22000,24000}" | tr , ' '); do
+			for impl in bare acked; do
+				server $impl 1000
+				load relay -impl $impl -addr 127.0.0.1:$PORT -pairs 1000 -rate "$rate" -duration "${DURATION:-5s}"
+				stop
+			done
 			server mosia 1000
 			load relay -impl mosia -addr 127.0.0.1:$PORT -pairs 1000 -rate "$((rate / 2))" -duration "${DURATION:-5s}"
 			stop

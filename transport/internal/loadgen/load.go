@@ -234,7 +234,7 @@ func setupBare(ctx context.Context, addr string, n int) ([]*pair, error) {
 // latency of a message is measured from its intended send time.
 func relay(args []string) error {
 	fs := flag.NewFlagSet("relay", flag.ExitOnError)
-	impl := fs.String("impl", "mosia", "mosia or bare")
+	impl := fs.String("impl", "mosia", "mosia, bare or acked (the bare relay acknowledging each frame)")
 	addr := fs.String("addr", "127.0.0.1:7001", "server address")
 	n := fs.Int("pairs", 1000, "conversations (agent+beneficiary pairs)")
 	rates := fs.String("rate", "2000", "messages per second, comma-separated for a sweep")
@@ -247,7 +247,8 @@ func relay(args []string) error {
 	var pairs []*pair
 	var err error
 	t0 := time.Now()
-	if *impl == "bare" {
+	raw := *impl != "mosia" // bare and acked carry the body as the whole frame
+	if raw {
 		pairs, err = setupBare(ctx, *addr, *n)
 	} else {
 		pairs, err = setupMosia(ctx, *addr, *n)
@@ -274,7 +275,7 @@ func relay(args []string) error {
 				if err != nil {
 					return
 				}
-				ts, ok := stamp(data, *impl == "bare")
+				ts, ok := stamp(data, raw)
 				if !ok {
 					continue
 				}
@@ -340,7 +341,7 @@ func relay(args []string) error {
 					body := strconv.FormatInt(at.UnixNano(), 10) + "|" + pad
 					body = body[:*size]
 					frame := []byte(body)
-					if *impl != "bare" {
+					if !raw {
 						// Built by hand, not with encoding/json: the
 						// client's cost would count in the latency, and
 						// the bare relay's client pays none. The body

@@ -25,7 +25,7 @@ import (
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	impl := fs.String("impl", "mosia", "mosia or bare")
+	impl := fs.String("impl", "mosia", "mosia, bare or acked")
 	addr := fs.String("addr", "127.0.0.1:7001", "listen address (loopback)")
 	agents := fs.Int("pairs", 1000, "agents to register (mosia)")
 	life := fs.Duration("life", 30*time.Minute, "exit after this long")
@@ -41,7 +41,9 @@ func serve(args []string) error {
 	mux.Handle("/debug/pprof/allocs", pprof.Handler("allocs"))
 	switch *impl {
 	case "bare":
-		mux.Handle("/ws", newBareRelay())
+		mux.Handle("/ws", newBareRelay(false))
+	case "acked":
+		mux.Handle("/ws", newBareRelay(true))
 	case "mosia":
 		h, err := mosiaServer(*agents)
 		if err != nil {
@@ -153,13 +155,20 @@ func loadAuth(_ context.Context, ev transport.AuthenticateEvent) (transport.Auth
 }
 
 // bareRelay pairs two connections by ?pair=N and forwards every frame from
-// one to the other: the least a relay can do with coder/websocket.
+// one to the other: the least a relay can do with coder/websocket. With ack
+// set (impl "acked") it also writes a copy of each frame back to its
+// sender first, as the protocol's send result does: the least a server
+// owing every command a reply can do, which no work of the library's can
+// go below.
 type bareRelay struct {
+	ack   bool
 	mu    sync.Mutex
 	pairs map[string][2]*websocket.Conn
 }
 
-func newBareRelay() *bareRelay { return &bareRelay{pairs: map[string][2]*websocket.Conn{}} }
+func newBareRelay(ack bool) *bareRelay {
+	return &bareRelay{ack: ack, pairs: map[string][2]*websocket.Conn{}}
+}
 
 func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pair, side := r.URL.Query().Get("pair"), r.URL.Query().Get("side")
@@ -204,6 +213,9 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		peer := b.pairs[pair][other]
 		b.mu.Unlock()
+		if b.ack {
+			_ = c.Write(context.Background(), typ, buf.Bytes())
+		}
 		if peer != nil {
 			_ = peer.Write(context.Background(), typ, buf.Bytes())
 		}

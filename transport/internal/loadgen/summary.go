@@ -66,7 +66,9 @@ type group struct {
 // standard input) and prints, per implementation and rate, the runs' p99s,
 // their median and the median CPU per message; then, for each bare rate R
 // with mosia runs at R/2 (bench.sh halves), mosia's CPU per message against
-// the bare relay's, the steadiest figure for the throughput target.
+// the bare relay's, the steadiest figure for the throughput target; and,
+// where the acknowledging relay ran at R too (bench.sh floor), its CPU
+// per message against the bare relay's and mosia's against it.
 func summarize(args []string) error {
 	var runs []run
 	read := func(r io.Reader) error {
@@ -151,5 +153,23 @@ func writeSummary(w io.Writer, runs []run) {
 		}
 		ratio := median(m.serverCPU) / median(groups[k].serverCPU)
 		fmt.Fprintf(w, "%-8d %-10d %-27.2f %.2fx\n", k.rate, k.rate/2, ratio, 1/ratio)
+	}
+	// bench.sh floor: the acknowledging relay at the bare relay's rates
+	// says how much of mosia's CPU the reply each command is owed takes.
+	header := false
+	for _, k := range keys {
+		a, b := groups[key{"acked", k.rate}], groups[k]
+		if k.impl != "bare" || a == nil || median(a.serverCPU) == 0 || median(b.serverCPU) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nbare R   acked/bare CPU at R  mosia at R/2 / acked at R")
+			header = true
+		}
+		mosia := "-"
+		if m := groups[key{"mosia", k.rate / 2}]; m != nil && median(m.serverCPU) > 0 {
+			mosia = fmt.Sprintf("%.2f", median(m.serverCPU)/median(a.serverCPU))
+		}
+		fmt.Fprintf(w, "%-8d %-20.2f %s\n", k.rate, median(a.serverCPU)/median(b.serverCPU), mosia)
 	}
 }
