@@ -23,7 +23,7 @@ import (
 // env is one engine, one transport server and one loopback HTTP server.
 type env struct {
 	t     *testing.T
-	bus   *attendance.LocalBus
+	bus   attendance.Bus
 	eng   *attendance.Engine
 	srv   *transport.Server
 	http  *httptest.Server
@@ -47,6 +47,9 @@ type envOptions struct {
 	// sameCluster makes this env another node of that one: its own engine
 	// and server on the same store and bus.
 	sameCluster *env
+	// store and bus replace the memory store and the in-process bus.
+	store attendance.Store
+	bus   attendance.Bus
 }
 
 // engineConfig is the engines' configuration in these tests.
@@ -62,8 +65,11 @@ func engineConfig(bus attendance.Bus) *attendance.Config {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	bus := attendance.NewLocalBus()
+	var bus attendance.Bus = attendance.NewLocalBus()
 	var store attendance.Store = memory.New()
+	if o.store != nil {
+		bus, store = o.bus, o.store
+	}
 	if o.sameCluster != nil {
 		bus, store = o.sameCluster.bus, o.sameCluster.eng.Store()
 	}
