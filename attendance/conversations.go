@@ -173,53 +173,43 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 	if err := e.checkBody(params); err != nil {
 		return Message{}, err
 	}
-	c, refused := e.conversationFor(ctx, p, params.ConversationID, true)
-	if refused != nil {
-		if !maybeRetried(p, params, refused) {
-			return Message{}, refused
-		}
-		// The store looks the key up before it checks the state and the
-		// owner (AgentID below), so it returns the first message or
-		// refuses as conversationFor did; the refusal reported is the
-		// engine's own.
-		c = Conversation{ID: params.ConversationID}
+	if err := validPrincipal(p); err != nil {
+		return Message{}, err
 	}
-	states, owner := agentSendStates, p.ID
+	if strings.TrimSpace(params.ConversationID) == "" {
+		return Message{}, fmt.Errorf("%w: conversation ID is empty", ErrInvalidArgument)
+	}
+	// The store checks the sender in the same atomic step as the append
+	// (the beneficiary's own conversation; the agent's, active), so a send
+	// costs one store call; conversationFor runs only to explain a refusal.
+	ap := AppendMessageParams{States: agentSendStates, AgentID: p.ID}
 	if p.Role == RoleBeneficiary {
-		states, owner = beneficiarySendStates, ""
+		ap = AppendMessageParams{States: beneficiarySendStates, BeneficiaryID: p.ID}
 	}
 	kind := KindText
 	if params.Attachment != nil {
 		kind = KindAttachment
 	}
-	m, created, err := e.store.AppendMessage(ctx, AppendMessageParams{
-		Message: Message{
-			ID:             e.cfg.NewID(),
-			ConversationID: c.ID,
-			Kind:           kind,
-			Sender:         p,
-			Body:           params.Body,
-			Attachment:     params.Attachment,
-			IdempotencyKey: params.IdempotencyKey,
-			CreatedAt:      e.cfg.Now(),
-		},
-		States:  states,
-		AgentID: owner,
-	})
+	ap.Message = Message{
+		ID:             e.cfg.NewID(),
+		ConversationID: params.ConversationID,
+		Kind:           kind,
+		Sender:         p,
+		Body:           params.Body,
+		Attachment:     params.Attachment,
+		IdempotencyKey: params.IdempotencyKey,
+		CreatedAt:      e.cfg.Now(),
+	}
+	m, c, created, err := e.store.AppendMessage(ctx, ap)
 	if err != nil {
-		if refused != nil && (errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidTransition)) {
-			return Message{}, refused // the store refused as conversationFor did
+		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidTransition) {
+			// Say why as the engine does for every action: a stranger is
+			// forbidden, an agent's own closed chat is a TransitionError.
+			if _, refused := e.conversationFor(ctx, p, params.ConversationID, true); refused != nil {
+				return Message{}, refused
+			}
 		}
 		return Message{}, err // anything else (a cancelled ctx, a store down) as it is
-	}
-	if created && (refused != nil || m.Seq != c.LastSeq+1) {
-		// The conversation changed between the read and the append (every
-		// transition adds to the log, so a seq past the next one says so;
-		// or it came back to the agent): the notification must name its
-		// owner now, not then.
-		if cur, err := e.store.GetConversation(ctx, c.ID); err == nil {
-			c = cur
-		}
 	}
 	if created {
 		e.publish(ctx, Notification{
@@ -240,15 +230,6 @@ var (
 	agentSendStates       = []State{StateActive}
 	beneficiarySendStates = []State{StateQueued, StateOffered, StateActive}
 )
-
-// maybeRetried reports whether a send conversationFor refused may be an
-// agent's retry of a message stored before the conversation left them.
-func maybeRetried(p Principal, params SendParams, refused error) bool {
-	var te *TransitionError
-	return params.IdempotencyKey != "" && (p.Role == RoleAgent || p.Role == RoleSupervisor) &&
-		validPrincipal(p) == nil && // an agent without an ID would reach the store as "no owner"
-		(errors.Is(refused, ErrForbidden) || errors.As(refused, &te))
-}
 
 func nonEmpty(ids ...string) []string {
 	out := make([]string, 0, len(ids))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -755,9 +756,9 @@ type appendFails struct {
 	err error
 }
 
-func (s *appendFails) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
+func (s *appendFails) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, attendance.Conversation, bool, error) {
 	if s.err != nil {
-		return attendance.Message{}, false, s.err
+		return attendance.Message{}, attendance.Conversation{}, false, s.err
 	}
 	return s.Store.AppendMessage(ctx, p)
 }
@@ -793,4 +794,71 @@ func TestAgentRetryPathErrors(t *testing.T) {
 	require.ErrorIs(t, err, down)
 	_, err = e.Send(ctx, attendance.Principal{Role: attendance.RoleAgent}, attendance.SendParams{ConversationID: c.ID, Body: "oi", IdempotencyKey: "k1"})
 	require.ErrorIs(t, err, attendance.ErrForbidden, "refused before the store")
+}
+
+// readCounter counts the conversation reads its store serves.
+type readCounter struct {
+	attendance.Store
+	reads atomic.Int64
+}
+
+func (s *readCounter) GetConversation(ctx context.Context, id string) (attendance.Conversation, error) {
+	s.reads.Add(1)
+	return s.Store.GetConversation(ctx, id)
+}
+
+// A send is one store call: the store checks the sender as it appends and
+// returns the conversation the notification names (owner, beneficiary).
+// Only a refusal reads the conversation, to say why in the engine's words.
+func TestSendIsOneStoreCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &readCounter{Store: newStore()}
+	e, err := attendance.New(store, testConfig(newClock()))
+	require.NoError(t, err)
+	c := servedByAna(t, e)
+	ana, bia, maria := agentP("ana"), agentP("bia"), benefP("maria")
+	anaSub, err := e.Subscribe(ctx, ana, attendance.SubscribeParams{})
+	require.NoError(t, err)
+	defer anaSub.Close()
+	mariaSub, err := e.Subscribe(ctx, maria, attendance.SubscribeParams{})
+	require.NoError(t, err)
+	defer mariaSub.Close()
+
+	reads := store.reads.Load()
+	m1, err := e.Send(ctx, maria, attendance.SendParams{ConversationID: c.ID, Body: "oi"})
+	require.NoError(t, err)
+	m2, err := e.Send(ctx, ana, attendance.SendParams{ConversationID: c.ID, Body: "olá, maria"})
+	require.NoError(t, err)
+	require.Equal(t, reads, store.reads.Load(), "a send read the conversation")
+	// Each side hears of both messages: the notifications name the owner
+	// and the beneficiary the append returned.
+	for _, sub := range []*attendance.Subscription{anaSub, mariaSub} {
+		ns, err := sub.Next(ctx)
+		require.NoError(t, err)
+		require.Len(t, ns, 1)
+		require.Equal(t, c.ID, ns[0].ConversationID)
+		require.Equal(t, m2.Seq, ns[0].Seq)
+		require.Equal(t, "maria", ns[0].BeneficiaryID)
+		require.Equal(t, []string{"ana"}, ns[0].AgentIDs)
+	}
+	require.Equal(t, m1.Seq+1, m2.Seq)
+
+	// Refusals, explained: a stranger and another agent are forbidden,
+	// ana's own finalized chat is a transition error; nothing is stored.
+	_, err = e.Send(ctx, benefP("joana"), attendance.SendParams{ConversationID: c.ID, Body: "entrei?"})
+	require.ErrorIs(t, err, attendance.ErrForbidden)
+	require.ErrorContains(t, err, "beneficiary joana on conversation")
+	_, err = e.Send(ctx, bia, attendance.SendParams{ConversationID: c.ID, Body: "posso?"})
+	require.ErrorIs(t, err, attendance.ErrForbidden)
+	_, err = e.Finalize(ctx, ana, attendance.FinalizeParams{ConversationID: c.ID, Reason: "resolvido"})
+	require.NoError(t, err)
+	_, err = e.Send(ctx, ana, attendance.SendParams{ConversationID: c.ID, Body: "mais uma coisa"})
+	var te *attendance.TransitionError
+	require.ErrorAs(t, err, &te)
+	ms, err := e.Messages(ctx, maria, c.ID, m2.Seq, 0)
+	require.NoError(t, err)
+	for _, m := range ms {
+		require.Equal(t, attendance.KindSystem, m.Kind, "a refused send was stored: %q", m.Body)
+	}
 }

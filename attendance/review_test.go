@@ -67,7 +67,7 @@ func (s *hookStore) ListMessages(ctx context.Context, f attendance.ListMessagesF
 	return s.Store.ListMessages(ctx, f)
 }
 
-func (s *hookStore) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, bool, error) {
+func (s *hookStore) AppendMessage(ctx context.Context, p attendance.AppendMessageParams) (attendance.Message, attendance.Conversation, bool, error) {
 	if h := s.take(&s.beforeAppend); h != nil {
 		h()
 	}

@@ -47,14 +47,19 @@ type Store interface {
 	Transition(ctx context.Context, params TransitionParams) (Conversation, Message, error)
 
 	// AppendMessage appends a participant's message with the next sequence
-	// number. If params.Message.IdempotencyKey is set and a message from the
-	// same sender with that key already exists in the conversation, it
-	// returns that message and created == false, changing nothing, whatever
-	// the conversation's state and owner now are. The
-	// conversation's state must be one of params.States (ErrInvalidTransition
-	// otherwise) and, when params.AgentID is set, its owner must be that
-	// agent (ErrForbidden otherwise).
-	AppendMessage(ctx context.Context, params AppendMessageParams) (msg Message, created bool, err error)
+	// number. When params.BeneficiaryID is set, the conversation must be
+	// that beneficiary's (ErrForbidden otherwise, checked first). If
+	// params.Message.IdempotencyKey is set and a message from the same
+	// sender with that key already exists in the conversation, it returns
+	// that message and created == false, changing nothing, whatever the
+	// conversation's state and owner now are. The conversation's state must
+	// be one of params.States (ErrInvalidTransition otherwise) and, when
+	// params.AgentID is set, its owner must be that agent (ErrForbidden
+	// otherwise). When created, conv is the conversation as the append left
+	// it (its LastSeq is msg.Seq), read in the same atomic step, so the
+	// caller can announce the message without reading it again; otherwise
+	// conv is the zero Conversation.
+	AppendMessage(ctx context.Context, params AppendMessageParams) (msg Message, conv Conversation, created bool, err error)
 	// ListMessages returns a conversation's messages with Seq > AfterSeq in
 	// order, at most Limit (0 means all).
 	ListMessages(ctx context.Context, filter ListMessagesFilter) ([]Message, error)
@@ -161,6 +166,10 @@ type AppendMessageParams struct {
 	// is theirs, checked in the same atomic step as the append. A retried
 	// idempotency key still returns the first message.
 	AgentID string
+	// BeneficiaryID, if set, must be the conversation's beneficiary
+	// (ErrForbidden otherwise): a beneficiary writes only to their own
+	// conversations. A conversation's beneficiary never changes.
+	BeneficiaryID string
 }
 
 // ListMessagesFilter selects a conversation's messages.

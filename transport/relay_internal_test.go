@@ -223,7 +223,7 @@ func TestResyncReadsPastAPendingDoorbell(t *testing.T) {
 	ss.scheduled = true // a worker holds the session while the news piles up
 	ss.mu.Unlock()
 	// Written by another node whose notification was lost.
-	lost, _, err := eng.Store().AppendMessage(ctx, attendance.AppendMessageParams{
+	lost, _, _, err := eng.Store().AppendMessage(ctx, attendance.AppendMessageParams{
 		Message: attendance.Message{ID: "lost", ConversationID: c.ID, Kind: attendance.KindText, Sender: ben, Body: "perdida", CreatedAt: time.Now()},
 		States:  []attendance.State{attendance.StateQueued, attendance.StateOffered, attendance.StateActive},
 	})

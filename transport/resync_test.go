@@ -24,7 +24,7 @@ func TestResyncCatchesUpLostNotifications(t *testing.T) {
 	require.NoError(t, err)
 
 	// Written straight to the store: no notification at all.
-	_, _, err = e.eng.Store().AppendMessage(ctx, attendance.AppendMessageParams{
+	_, _, _, err = e.eng.Store().AppendMessage(ctx, attendance.AppendMessageParams{
 		Message: attendance.Message{
 			ID: "lost-1", ConversationID: conv.ID, Kind: attendance.KindText,
 			Sender: attendance.BeneficiaryPrincipal("b1"), Body: "from another node", CreatedAt: time.Now(),

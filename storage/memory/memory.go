@@ -317,19 +317,21 @@ func (s *Store) Transition(ctx context.Context, params attendance.TransitionPara
 	return next, rules.CopyMessage(msg), nil
 }
 
-// AppendMessage appends a participant's message with the next Seq. A
+// AppendMessage appends a participant's message with the next Seq and
+// returns it with the conversation as the append left it. A conversation
+// that is not params.BeneficiaryID's (when set) is ErrForbidden. A
 // repeated (sender, IdempotencyKey) in the same conversation returns the
 // first message with created == false, whatever the conversation's state
 // now is. Otherwise the state must be one of params.States
 // (ErrInvalidTransition). It returns ErrNotFound for an unknown
 // conversation and ErrInvalidArgument for a message without ConversationID,
 // ID, a known Kind, Sender or CreatedAt, or for empty or unknown States.
-func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, bool, error) {
+func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, attendance.Conversation, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, attendance.Conversation{}, false, err
 	}
 	if err := rules.Append(pkg, &params); err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, attendance.Conversation{}, false, err
 	}
 	m := params.Message
 
@@ -337,26 +339,30 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	defer s.mu.Unlock()
 	c, ok := s.convs[m.ConversationID]
 	if !ok {
-		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: %w", m.ConversationID, attendance.ErrNotFound)
+		return attendance.Message{}, attendance.Conversation{}, false, fmt.Errorf("memory: append message to conversation %q: %w", m.ConversationID, attendance.ErrNotFound)
+	}
+	if params.BeneficiaryID != "" && c.conv.BeneficiaryID != params.BeneficiaryID {
+		return attendance.Message{}, attendance.Conversation{}, false, fmt.Errorf("memory: append message to conversation %q: it is not beneficiary %q's: %w",
+			m.ConversationID, params.BeneficiaryID, attendance.ErrForbidden)
 	}
 	if m.IdempotencyKey != "" {
 		if seq, ok := c.log.byKey(m.Sender, m.IdempotencyKey); ok {
-			return c.log.message(c.conv.ID, seq), false, nil
+			return c.log.message(c.conv.ID, seq), attendance.Conversation{}, false, nil
 		}
 	}
 	if !slices.Contains(params.States, c.conv.State) {
-		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: state is %s, want one of %v: %w",
+		return attendance.Message{}, attendance.Conversation{}, false, fmt.Errorf("memory: append message to conversation %q: state is %s, want one of %v: %w",
 			m.ConversationID, c.conv.State, params.States, attendance.ErrInvalidTransition)
 	}
 	if params.AgentID != "" && c.conv.AgentID != params.AgentID {
-		return attendance.Message{}, false, fmt.Errorf("memory: append message to conversation %q: it is not agent %q's: %w",
+		return attendance.Message{}, attendance.Conversation{}, false, fmt.Errorf("memory: append message to conversation %q: it is not agent %q's: %w",
 			m.ConversationID, params.AgentID, attendance.ErrForbidden)
 	}
 
 	c.conv.LastSeq++
 	m.Seq = c.conv.LastSeq
 	m = c.log.append(m)
-	return rules.CopyMessage(m), true, nil
+	return rules.CopyMessage(m), c.conv, true, nil
 }
 
 // ListMessages returns a conversation's messages with Seq > AfterSeq in Seq

@@ -31,7 +31,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			_, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
+			_, _, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
 				Message: attendance.Message{
 					ID: fmt.Sprintf("m%d", i), ConversationID: fmt.Sprintf("c%d", i%convs),
 					Kind: attendance.KindText, Sender: attendance.BeneficiaryPrincipal("ben"),

@@ -15,20 +15,22 @@ import (
 
 // AppendMessage appends a participant's message with the next Seq in one
 // statement (one round trip, one commit): it raises the conversation's
-// LastSeq under the row lock and inserts the message, or does nothing. A
-// repeated (sender, IdempotencyKey) in the same conversation returns the
-// first message with created == false, whatever the conversation's state
-// now is. Otherwise the state must be one of params.States
+// LastSeq under the row lock and inserts the message, returning the
+// conversation as it left it, or does nothing. A conversation that is not
+// params.BeneficiaryID's (when set) is ErrForbidden. A repeated (sender,
+// IdempotencyKey) in the same conversation returns the first message with
+// created == false, whatever the conversation's state now is. Otherwise the state must be one of params.States
 // (ErrInvalidTransition). It returns ErrNotFound for an unknown
 // conversation and ErrInvalidArgument for a message without
 // ConversationID, ID, a known Kind, Sender or CreatedAt, or for empty or
 // unknown States.
-func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, bool, error) {
+func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, attendance.Conversation, bool, error) {
+	var none attendance.Conversation
 	if err := s.check(ctx); err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, none, false, err
 	}
 	if err := rules.Append(pkg, &params); err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, none, false, err
 	}
 	m := rules.NormMessage(params.Message)
 	what := fmt.Sprintf("append message to conversation %q", m.ConversationID)
@@ -38,47 +40,50 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 	}
 	args, err := messageArgs(m)
 	if err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, none, false, err
 	}
-	args[1] = states                    // $2: the seq comes from the conversation row
-	args = append(args, params.AgentID) // $12: the owner, or '' for anyone
+	args[1] = states                          // $2: the seq comes from the conversation row
+	args = append(args, params.AgentID)       // $12: the owner, or '' for anyone
+	args = append(args, params.BeneficiaryID) // $13: the beneficiary, or '' for anyone
 
 	for attempt := 0; ; attempt++ {
-		var seq int64
-		err := s.pool.QueryRow(ctx, s.q.appendMessage, args...).Scan(&seq)
+		c, err := scanConversation(s.pool.QueryRow(ctx, s.q.appendMessage, args...))
 		if err == nil {
-			m.Seq = seq
-			return m, true, nil
+			m.Seq = c.LastSeq
+			return m, c, true, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) && pgCode(err) != codeUniqueViolation {
-			return attendance.Message{}, false, translate(what, err)
+			return attendance.Message{}, none, false, translate(what, err)
 		}
 		// Nothing was written: say why, in the contract's order.
-		var state, owner string
-		if err := s.pool.QueryRow(ctx, s.q.conversationState, m.ConversationID).Scan(&state, &owner); err != nil {
-			return attendance.Message{}, false, translate(what, err)
+		var state, owner, beneficiary string
+		if err := s.pool.QueryRow(ctx, s.q.conversationState, m.ConversationID).Scan(&state, &owner, &beneficiary); err != nil {
+			return attendance.Message{}, none, false, translate(what, err)
+		}
+		if params.BeneficiaryID != "" && beneficiary != params.BeneficiaryID {
+			return attendance.Message{}, none, false, fmt.Errorf("postgres: %s: it is not beneficiary %q's: %w", what, params.BeneficiaryID, attendance.ErrForbidden)
 		}
 		if m.IdempotencyKey != "" {
 			prev, err := scanMessage(s.pool.QueryRow(ctx, s.q.findIdempotent,
 				m.ConversationID, string(m.Sender.Role), m.Sender.ID, m.IdempotencyKey))
 			if err == nil {
-				return prev, false, nil
+				return prev, none, false, nil
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
-				return attendance.Message{}, false, translate(what, err)
+				return attendance.Message{}, none, false, translate(what, err)
 			}
 		}
 		if !slices.Contains(params.States, attendance.State(state)) {
-			return attendance.Message{}, false, fmt.Errorf("postgres: %s: state is %s, want one of %v: %w",
+			return attendance.Message{}, none, false, fmt.Errorf("postgres: %s: state is %s, want one of %v: %w",
 				what, state, params.States, attendance.ErrInvalidTransition)
 		}
 		if params.AgentID != "" && owner != params.AgentID {
-			return attendance.Message{}, false, fmt.Errorf("postgres: %s: it is not agent %q's: %w", what, params.AgentID, attendance.ErrForbidden)
+			return attendance.Message{}, none, false, fmt.Errorf("postgres: %s: it is not agent %q's: %w", what, params.AgentID, attendance.ErrForbidden)
 		}
 		// The state moved out of States and back between the two
 		// statements; try again.
 		if attempt >= s.cfg.MaxRetries {
-			return attendance.Message{}, false, fmt.Errorf("postgres: %s: the conversation kept changing: %w", what, attendance.ErrConflict)
+			return attendance.Message{}, none, false, fmt.Errorf("postgres: %s: the conversation kept changing: %w", what, attendance.ErrConflict)
 		}
 	}
 }

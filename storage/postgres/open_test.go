@@ -165,6 +165,6 @@ func TestClosed(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err := s.GetAgent(t.Context(), "a1")
 	require.ErrorIs(t, err, attendance.ErrClosed)
-	_, _, err = s.AppendMessage(t.Context(), attendance.AppendMessageParams{})
+	_, _, _, err = s.AppendMessage(t.Context(), attendance.AppendMessageParams{})
 	require.ErrorIs(t, err, attendance.ErrClosed)
 }

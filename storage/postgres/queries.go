@@ -62,24 +62,29 @@ func newQueries(schema string) queries {
 		insertMessage: `INSERT INTO {{s}}.messages (` + msgCols + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		// appendMessage takes the next Seq and inserts the message in one
-		// statement: the UPDATE locks the conversation row, so concurrent
-		// appends to one conversation line up, and nothing happens when
-		// the state is not one of $2 or the idempotency key was used.
-		// "idempotency_key <> ''" lets the planner use the partial unique
-		// index even in a generic plan.
+		// statement, returning the conversation as it left it (its
+		// last_seq is the message's seq): the UPDATE locks the
+		// conversation row, so concurrent appends to one conversation line
+		// up, and nothing happens (no row) when the beneficiary is not $13,
+		// the state is not one of $2, the owner is not $12 or the
+		// idempotency key was used. "idempotency_key <> ''" lets the
+		// planner use the partial unique index even in a generic plan.
 		appendMessage: `WITH c AS (
 				UPDATE {{s}}.conversations SET last_seq = last_seq + 1
 				WHERE id = $1 AND state = ANY($2::text[])
 				  AND ($12::text = '' OR agent_id = $12)
+				  AND ($13::text = '' OR beneficiary_id = $13)
 				  AND ($10::text = '' OR NOT EXISTS (
 					SELECT 1 FROM {{s}}.messages m
 					WHERE m.conversation_id = $1 AND m.sender_role = $5 AND m.sender_id = $6
 					  AND m.idempotency_key = $10 AND m.idempotency_key <> ''))
-				RETURNING last_seq)
-			INSERT INTO {{s}}.messages (` + msgCols + `)
-			SELECT $1, c.last_seq, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::timestamptz FROM c
-			RETURNING seq`,
-		conversationState: `SELECT state, COALESCE(agent_id, '') FROM {{s}}.conversations WHERE id = $1`,
+				RETURNING ` + convCols + `),
+			inserted AS (
+				INSERT INTO {{s}}.messages (` + msgCols + `)
+				SELECT $1, c.last_seq, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::timestamptz FROM c
+				RETURNING seq)
+			SELECT ` + convCols + ` FROM c WHERE EXISTS (SELECT 1 FROM inserted)`,
+		conversationState: `SELECT state, COALESCE(agent_id, ''), beneficiary_id FROM {{s}}.conversations WHERE id = $1`,
 		findIdempotent: `SELECT ` + msgCols + ` FROM {{s}}.messages
 			WHERE conversation_id = $1 AND sender_role = $2 AND sender_id = $3 AND idempotency_key = $4 AND idempotency_key <> ''`,
 		listMessages: `SELECT ` + msgCols + ` FROM {{s}}.messages

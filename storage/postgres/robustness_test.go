@@ -81,7 +81,7 @@ func TestConformanceUnderSerializableDefault(t *testing.T) {
 func TestNULIsInvalidArgument(t *testing.T) {
 	s := openTest(t, nil)
 	queued(t, s, "c1")
-	_, _, err := s.AppendMessage(t.Context(), attendance.AppendMessageParams{
+	_, _, _, err := s.AppendMessage(t.Context(), attendance.AppendMessageParams{
 		Message: attendance.Message{ID: "m1", ConversationID: "c1", Kind: attendance.KindText, Sender: attendance.BeneficiaryPrincipal("ben-c1"), Body: "a\x00b", CreatedAt: base},
 		States:  []attendance.State{attendance.StateQueued},
 	})

@@ -73,6 +73,20 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkEngineSend: Engine.Send per second by 1 and by 64 concurrent
+// beneficiaries, each in their own conversation, beside the Store's append
+// alone (one call per send).
+func BenchmarkEngineSend(b *testing.B) {
+	for _, senders := range []int{1, 64} {
+		b.Run(fmt.Sprintf("impl=engine/senders=%d", senders), func(b *testing.B) {
+			storagetest.BenchEngineSend(b, benchStore(b), senders, 64)
+		})
+		b.Run(fmt.Sprintf("impl=store/senders=%d", senders), func(b *testing.B) {
+			storagetest.BenchAppend(b, benchStore(b), senders, 64)
+		})
+	}
+}
+
 // BenchmarkOffer: Transitions queued -> offered per second (the routing
 // decision's write), by 1 and by 64 concurrent callers, each offering to
 // its own agent. raw writes the same three rows (the conversation's

@@ -40,7 +40,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	msg, _, err := store.AppendMessage(ctx, attendance.AppendMessageParams{
+	msg, _, _, err := store.AppendMessage(ctx, attendance.AppendMessageParams{
 		Message: attendance.Message{ID: "m2", ConversationID: conv.ID, Kind: attendance.KindText,
 			Sender: attendance.BeneficiaryPrincipal("b1"), Body: "hello", CreatedAt: now},
 		States: []attendance.State{attendance.StateQueued},

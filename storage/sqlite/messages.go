@@ -13,7 +13,6 @@ import (
 
 const (
 	qConversationSeq = `SELECT state, last_seq FROM conversations WHERE id = ?1`
-	qAppendCheck     = `SELECT state, last_seq, COALESCE(agent_id, '') FROM conversations WHERE id = ?1`
 	qFindIdempotent  = `SELECT ` + msgCols + ` FROM messages
 		WHERE conversation_id = ?1 AND sender_role = ?2 AND sender_id = ?3 AND idempotency_key = ?4 AND idempotency_key <> ''`
 	qSetLastSeq   = `UPDATE conversations SET last_seq = ?2 WHERE id = ?1`
@@ -38,49 +37,52 @@ var writeStatements = []string{
 
 // AppendMessage appends a participant's message with the next Seq, in a
 // write transaction that may be shared with other concurrent writes (group
-// commit); it returns after that transaction committed. A repeated (sender,
+// commit); it returns after that transaction committed, with the
+// conversation as the append left it. A conversation that is not
+// params.BeneficiaryID's (when set) is ErrForbidden. A repeated (sender,
 // IdempotencyKey) in the same conversation returns the first message with
 // created == false, whatever the conversation's state now is. Otherwise the
 // state must be one of params.States (ErrInvalidTransition). It returns
 // ErrNotFound for an unknown conversation and ErrInvalidArgument for a
 // message without ConversationID, ID, a known Kind, Sender or CreatedAt, or
 // for empty or unknown States.
-func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, bool, error) {
+func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessageParams) (attendance.Message, attendance.Conversation, bool, error) {
 	if err := rules.Append(pkg, &params); err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, attendance.Conversation{}, false, err
 	}
 	m := rules.NormMessage(params.Message)
 	var (
 		out     attendance.Message
+		conv    attendance.Conversation
 		created bool
 	)
 	err := s.w.do(ctx, func(t *wtx) error {
 		what := fmt.Sprintf("append message to conversation %q", m.ConversationID)
-		var (
-			state, owner string
-			lastSeq      int64
-		)
-		if err := t.queryRow(qAppendCheck, m.ConversationID).Scan(&state, &lastSeq, &owner); err != nil {
+		c, err := scanConversation(t.queryRow(qGetConversation, m.ConversationID))
+		if err != nil {
 			return translate(what, err)
+		}
+		if params.BeneficiaryID != "" && c.BeneficiaryID != params.BeneficiaryID {
+			return fmt.Errorf("sqlite: %s: it is not beneficiary %q's: %w", what, params.BeneficiaryID, attendance.ErrForbidden)
 		}
 		if m.IdempotencyKey != "" {
 			prev, err := scanMessage(t.queryRow(qFindIdempotent, m.ConversationID, string(m.Sender.Role), m.Sender.ID, m.IdempotencyKey))
 			switch {
 			case err == nil:
-				out, created = prev, false
+				out, conv, created = prev, attendance.Conversation{}, false
 				return nil
 			case !errors.Is(err, sql.ErrNoRows):
 				return translate(what, err)
 			}
 		}
-		if !slices.Contains(params.States, attendance.State(state)) {
-			return fmt.Errorf("sqlite: %s: state is %s, want one of %v: %w", what, state, params.States, attendance.ErrInvalidTransition)
+		if !slices.Contains(params.States, c.State) {
+			return fmt.Errorf("sqlite: %s: state is %s, want one of %v: %w", what, c.State, params.States, attendance.ErrInvalidTransition)
 		}
-		if params.AgentID != "" && owner != params.AgentID {
+		if params.AgentID != "" && c.AgentID != params.AgentID {
 			return fmt.Errorf("sqlite: %s: it is not agent %q's: %w", what, params.AgentID, attendance.ErrForbidden)
 		}
 		msg := m
-		msg.Seq = lastSeq + 1
+		msg.Seq = c.LastSeq + 1
 		if _, err := t.exec(qSetLastSeq, msg.ConversationID, msg.Seq); err != nil {
 			return translate(what, err)
 		}
@@ -91,13 +93,14 @@ func (s *Store) AppendMessage(ctx context.Context, params attendance.AppendMessa
 		if _, err := t.exec(qInsertMessage, args...); err != nil {
 			return translate(what, err)
 		}
-		out, created = msg, true
+		c.LastSeq = msg.Seq
+		out, conv, created = msg, c, true
 		return nil
 	})
 	if err != nil {
-		return attendance.Message{}, false, err
+		return attendance.Message{}, attendance.Conversation{}, false, err
 	}
-	return rules.NormMessage(out), created, nil
+	return rules.NormMessage(out), conv, created, nil
 }
 
 // ListMessages returns a conversation's messages with Seq > AfterSeq in Seq

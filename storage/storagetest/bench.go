@@ -94,7 +94,7 @@ func BenchAppend(b *testing.B, s attendance.Store, senders, workers int) {
 	ctx := context.Background()
 	states := []attendance.State{attendance.StateQueued}
 	RunSenders(b, senders, "msgs/s", func(g, i int) error {
-		_, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
+		_, _, _, err := s.AppendMessage(ctx, attendance.AppendMessageParams{
 			Message: attendance.Message{ID: "m" + strconv.Itoa(i), ConversationID: "c" + strconv.Itoa(g), Kind: attendance.KindText,
 				Sender: attendance.BeneficiaryPrincipal("b" + strconv.Itoa(g)), Body: BenchBody,
 				IdempotencyKey: "k" + strconv.Itoa(i), CreatedAt: BenchTime},
@@ -127,6 +127,27 @@ func BenchOffer(b *testing.B, s attendance.Store, senders, workers int) {
 			Message: attendance.Message{ID: conv + "-offered", Sender: attendance.SystemPrincipal,
 				Event: &attendance.Event{Type: attendance.EventOffered, AgentID: "a" + strconv.Itoa(g)}},
 		})
+		return err
+	})
+}
+
+// BenchEngineSend measures Engine.Send on an engine over s: messages sent
+// per second (msgs/s) by senders concurrent beneficiaries, each writing to
+// their own queued conversation (created first, not timed, by
+// CreateQueued with workers goroutines). BenchAppend is its baseline: the
+// store's own call, which a send makes once.
+func BenchEngineSend(b *testing.B, s attendance.Store, senders, workers int) {
+	CreateQueued(b, s, senders, workers)
+	eng, err := attendance.New(s, &attendance.Config{
+		Queues:          []attendance.Queue{{ID: "geral", Name: "Geral"}},
+		Subjects:        []attendance.Subject{{ID: "duvida", Name: "Dúvida", QueueID: "geral"}},
+		FinalizeReasons: []attendance.FinalizeReason{{ID: "resolvido", Label: "Resolvido"}},
+	})
+	require.NoError(b, err)
+	ctx := context.Background()
+	RunSenders(b, senders, "msgs/s", func(g, i int) error {
+		_, err := eng.Send(ctx, attendance.BeneficiaryPrincipal("b"+strconv.Itoa(g)),
+			attendance.SendParams{ConversationID: "c" + strconv.Itoa(g), Body: BenchBody, IdempotencyKey: "k" + strconv.Itoa(i)})
 		return err
 	})
 }

@@ -206,7 +206,7 @@ func (s suite) concurrency(t *testing.T) {
 		gotSeqs := make([][]int64, writers)
 		errs := race(writers, func(i int) error {
 			for _, m := range msgs[i] {
-				got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
+				got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
 				if err != nil {
 					return err
 				}
@@ -261,7 +261,7 @@ func (s suite) concurrency(t *testing.T) {
 		created := make([]bool, keys*n)
 		errs := race(keys*n, func(i int) error {
 			var err error
-			got[i], created[i], err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: tries[i], States: openStates})
+			got[i], _, created[i], err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: tries[i], States: openStates})
 			return err
 		})
 		for i, err := range errs {
@@ -323,7 +323,7 @@ func (s suite) concurrency(t *testing.T) {
 				return nil
 			}
 			for _, m := range msgs[i] {
-				if _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates}); err != nil {
+				if _, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates}); err != nil {
 					return err
 				}
 			}

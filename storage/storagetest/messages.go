@@ -20,7 +20,7 @@ func (s suite) messages(t *testing.T) {
 			Size: 48213, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		}
 		m.Seq = 99 // assigned by the store
-		got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
+		got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
 		require.NoError(t, err)
 		require.True(t, created)
 		want := m
@@ -41,13 +41,13 @@ func (s suite) messages(t *testing.T) {
 
 		// Another agent, named as the owner, is refused and nothing changes.
 		before := f.snapshot(c.ID, a.ID, other.ID)
-		_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, attendance.AgentPrincipal(other.ID), "não é minha", "k-other"), States: openStates, AgentID: other.ID,
 		})
 		require.ErrorIs(t, err, attendance.ErrForbidden)
 		f.requireUnchanged(before)
 
-		first, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		first, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, agent, "é minha", "k-owner"), States: openStates, AgentID: a.ID,
 		})
 		require.NoError(t, err)
@@ -60,16 +60,69 @@ func (s suite) messages(t *testing.T) {
 			To: attendance.StateQueued, At: at(f.next()), Message: sysMsg(attendance.EventTransferred, "", at(f.next())),
 		})
 		f.offer(c.ID, other.ID)
-		_, _, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		_, _, _, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, agent, "ainda aqui?", "k-late"), States: openStates, AgentID: a.ID,
 		})
 		require.ErrorIs(t, err, attendance.ErrForbidden)
-		retry, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		retry, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, agent, "é minha", "k-owner"), States: openStates, AgentID: a.ID,
 		})
 		require.NoError(t, err)
 		require.False(t, created)
 		requireMessage(t, first, retry)
+	})
+
+	s.run(t, "AppendChecksTheBeneficiary", func(t *testing.T, f *fixture) {
+		c, other := f.conversation(), f.conversation()
+		ben := attendance.BeneficiaryPrincipal(c.BeneficiaryID)
+		stranger := attendance.BeneficiaryPrincipal(other.BeneficiaryID)
+
+		// Another beneficiary is refused, with or without a key, and
+		// nothing changes.
+		before := f.snapshot(c.ID)
+		for _, key := range []string{"", "k-stranger"} {
+			_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+				Message: f.text(c.ID, stranger, "não é minha", key), States: openStates, BeneficiaryID: stranger.ID,
+			})
+			require.ErrorIs(t, err, attendance.ErrForbidden)
+		}
+		f.requireUnchanged(before)
+
+		_, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, ben, "é minha", "k-own"), States: openStates, BeneficiaryID: ben.ID,
+		})
+		require.NoError(t, err)
+		require.True(t, created)
+	})
+
+	s.run(t, "AppendReturnsTheConversation", func(t *testing.T, f *fixture) {
+		a := f.onlineAgent(2)
+		c := f.conversation()
+		f.activate(c.ID, a.ID)
+		agent := attendance.AgentPrincipal(a.ID)
+
+		m, conv, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, agent, "olá", "k-1"), States: openStates, AgentID: a.ID,
+		})
+		require.NoError(t, err)
+		require.True(t, created)
+		now := f.get(c.ID)
+		require.Equal(t, m.Seq, conv.LastSeq, "the conversation as the append left it")
+		require.Equal(t, now.LastSeq, conv.LastSeq)
+		require.Equal(t, c.ID, conv.ID)
+		require.Equal(t, c.BeneficiaryID, conv.BeneficiaryID)
+		require.Equal(t, c.QueueID, conv.QueueID)
+		require.Equal(t, a.ID, conv.AgentID)
+		require.Equal(t, attendance.StateActive, conv.State)
+
+		// A repeated key changes nothing and returns no conversation.
+		again, conv, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, agent, "olá", "k-1"), States: openStates, AgentID: a.ID,
+		})
+		require.NoError(t, err)
+		require.False(t, created)
+		requireMessage(t, m, again)
+		require.Equal(t, attendance.Conversation{}, conv)
 	})
 
 	s.run(t, "SeqsWithoutGaps", func(t *testing.T, f *fixture) {
@@ -79,7 +132,7 @@ func (s suite) messages(t *testing.T) {
 		agent := attendance.AgentPrincipal(a.ID)
 		appendText := func(sender attendance.Principal, want int64) {
 			t.Helper()
-			got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 				Message: f.text(c.ID, sender, "oi", ""), States: openStates,
 			})
 			require.NoError(t, err)
@@ -105,7 +158,7 @@ func (s suite) messages(t *testing.T) {
 		c1, c2 := f.conversation(), f.conversation()
 		for i := range 3 {
 			for _, c := range []attendance.Conversation{c1, c2} {
-				got, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+				got, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 					Message: f.text(c.ID, attendance.BeneficiaryPrincipal(c.BeneficiaryID), "x", ""), States: openStates,
 				})
 				require.NoError(t, err)
@@ -118,7 +171,7 @@ func (s suite) messages(t *testing.T) {
 	s.run(t, "Idempotent", func(t *testing.T, f *fixture) {
 		c := f.conversation()
 		ben := attendance.BeneficiaryPrincipal(c.BeneficiaryID)
-		first, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		first, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, ben, "first", "send-1"), States: openStates,
 		})
 		require.NoError(t, err)
@@ -126,7 +179,7 @@ func (s suite) messages(t *testing.T) {
 
 		// A retry with the same key returns the first message, whatever it carries.
 		retry := f.text(c.ID, ben, "second body", "send-1")
-		got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: retry, States: openStates})
+		got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: retry, States: openStates})
 		require.NoError(t, err)
 		require.False(t, created)
 		requireMessage(t, first, got)
@@ -134,7 +187,7 @@ func (s suite) messages(t *testing.T) {
 
 		// Another sender with the same key is a new message.
 		other := attendance.SupervisorPrincipal(newID("sup"))
-		got, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		got, _, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, other, "mine", "send-1"), States: openStates,
 		})
 		require.NoError(t, err)
@@ -143,7 +196,7 @@ func (s suite) messages(t *testing.T) {
 
 		// Same ID with another role is another sender.
 		sameIDOtherRole := attendance.Principal{Role: attendance.RoleAgent, ID: ben.ID}
-		got, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		got, _, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, sameIDOtherRole, "mine", "send-1"), States: openStates,
 		})
 		require.NoError(t, err)
@@ -152,7 +205,7 @@ func (s suite) messages(t *testing.T) {
 
 		// The same sender and key in another conversation is a new message.
 		d := f.conversation(func(d *attendance.Conversation) { d.BeneficiaryID = c.BeneficiaryID })
-		got, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		got, _, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(d.ID, ben, "first", "send-1"), States: openStates,
 		})
 		require.NoError(t, err)
@@ -161,7 +214,7 @@ func (s suite) messages(t *testing.T) {
 
 		// Without a key, every send is new.
 		for i := range 2 {
-			got, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			got, _, created, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 				Message: f.text(c.ID, ben, "same", ""), States: openStates,
 			})
 			require.NoError(t, err)
@@ -175,7 +228,7 @@ func (s suite) messages(t *testing.T) {
 		a := f.onlineAgent(1)
 		c := f.activate(f.conversation().ID, a.ID)
 		agent := attendance.AgentPrincipal(a.ID)
-		first, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		first, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, agent, "bye", "k"), States: []attendance.State{attendance.StateActive},
 		})
 		require.NoError(t, err)
@@ -184,7 +237,7 @@ func (s suite) messages(t *testing.T) {
 
 		// The retry arrives after the conversation closed: it still gets
 		// the first message, not an error.
-		got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, agent, "bye", "k"), States: []attendance.State{attendance.StateActive},
 		})
 		require.NoError(t, err)
@@ -199,25 +252,25 @@ func (s suite) messages(t *testing.T) {
 		activeOnly := []attendance.State{attendance.StateActive}
 
 		before := f.snapshot(c.ID)
-		_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "early", "k1"), States: activeOnly})
+		_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "early", "k1"), States: activeOnly})
 		require.ErrorIs(t, err, attendance.ErrInvalidTransition, "queued is not active")
 		f.requireUnchanged(before)
 
 		f.activate(c.ID, a.ID)
-		_, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "now", "k1"), States: activeOnly})
+		_, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "now", "k1"), States: activeOnly})
 		require.NoError(t, err)
 		require.True(t, created, "a refused send does not burn its idempotency key")
 
 		f.transition(finalizeParams(c.ID, a.ID))
 		before = f.snapshot(c.ID)
-		_, _, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "late", "k2"), States: openStates})
+		_, _, _, err = f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, agent, "late", "k2"), States: openStates})
 		require.ErrorIs(t, err, attendance.ErrInvalidTransition, "finalized is not open")
 		f.requireUnchanged(before)
 
 		// A system note may be allowed on a closed conversation.
 		note := sysMsg(attendance.EventFinalized, a.ID, at(20))
 		note.ConversationID = c.ID
-		got, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		got, _, created, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: note, States: []attendance.State{attendance.StateFinalized},
 		})
 		require.NoError(t, err)
@@ -226,7 +279,7 @@ func (s suite) messages(t *testing.T) {
 	})
 
 	s.run(t, "AppendErrors", func(t *testing.T, f *fixture) {
-		_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+		_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 			Message: f.text(newID("conv"), attendance.BeneficiaryPrincipal("b"), "x", ""), States: openStates,
 		})
 		require.ErrorIs(t, err, attendance.ErrNotFound, "unknown conversation")
@@ -247,7 +300,7 @@ func (s suite) messages(t *testing.T) {
 		for name, mod := range cases {
 			p := attendance.AppendMessageParams{Message: f.text(c.ID, ben, "x", ""), States: openStates}
 			mod(&p)
-			_, _, err := f.s.AppendMessage(f.ctx, p)
+			_, _, _, err := f.s.AppendMessage(f.ctx, p)
 			require.ErrorIs(t, err, attendance.ErrInvalidArgument, name)
 			f.requireUnchanged(before)
 		}
@@ -257,7 +310,7 @@ func (s suite) messages(t *testing.T) {
 		c := f.conversation()
 		ben := attendance.BeneficiaryPrincipal(c.BeneficiaryID)
 		for range 9 {
-			_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, ben, "x", ""), States: openStates})
+			_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, ben, "x", ""), States: openStates})
 			require.NoError(t, err)
 		}
 		list := func(after int64, limit int) []int64 {
@@ -291,7 +344,7 @@ func (s suite) messages(t *testing.T) {
 		m := f.text(c.ID, attendance.BeneficiaryPrincipal(c.BeneficiaryID), "", "")
 		m.Kind = attendance.KindAttachment
 		m.Attachment = &attendance.Attachment{BlobID: "blob-1", Name: "a.pdf", ContentType: "application/pdf", Size: 10}
-		got, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
+		got, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: m, States: openStates})
 		require.NoError(t, err)
 		m.Attachment.Name = "mutated params"
 		got.Attachment.Name = "mutated result"
@@ -309,7 +362,7 @@ func (s suite) messages(t *testing.T) {
 		ben := attendance.BeneficiaryPrincipal(c.BeneficiaryID)
 		agent := attendance.AgentPrincipal(newID("agent"))
 		for range 5 {
-			_, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, ben, "x", ""), States: openStates})
+			_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{Message: f.text(c.ID, ben, "x", ""), States: openStates})
 			require.NoError(t, err)
 		}
 		marks, err := f.s.ReadMarks(f.ctx, c.ID)

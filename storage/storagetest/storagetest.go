@@ -65,7 +65,7 @@ func (s suite) context(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled, "GetConversation")
 		_, _, err = f.s.Transition(ctx, f.offerParams(c.ID, a.ID))
 		require.ErrorIs(t, err, context.Canceled, "Transition")
-		_, _, err = f.s.AppendMessage(ctx, attendance.AppendMessageParams{
+		_, _, _, err = f.s.AppendMessage(ctx, attendance.AppendMessageParams{
 			Message: f.text(c.ID, attendance.BeneficiaryPrincipal(c.BeneficiaryID), "hello", ""),
 			States:  openStates,
 		})
