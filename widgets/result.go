@@ -28,6 +28,12 @@ const (
 	MaxDocuments = 50
 	// MaxLinks bounds the links of a result.
 	MaxLinks = 50
+	// MaxResultBytes bounds a whole result: the bytes of all its text
+	// (titles, labels, values, URLs, content types) plus 16 for each
+	// non-text value. The limits above alone would let one result reach
+	// hundreds of megabytes (10 tables of 1,000 rows of 20 texts of 4,096
+	// bytes), which the cache would keep and the panel would have to show.
+	MaxResultBytes = 512 << 10
 )
 
 // Result is what a provider returns: structured content that the panel
@@ -160,7 +166,43 @@ func (r Result) check() (string, string) {
 			return fmt.Sprintf("links[%d].url", i), reason
 		}
 	}
+	if n := r.size(); n > MaxResultBytes {
+		return "result", fmt.Sprintf("%d bytes of content, at most %d", n, MaxResultBytes)
+	}
 	return "", ""
+}
+
+// size is what MaxResultBytes bounds: the bytes of r's text, plus 16 for
+// each value that is not text.
+func (r Result) size() int {
+	n := len(r.Title) + len(r.Note)
+	value := func(v Value) int {
+		if v.Kind == KindText || v.IsEmpty() {
+			return len(v.Text)
+		}
+		return 16
+	}
+	for _, f := range r.Fields {
+		n += len(f.Label) + value(f.Value)
+	}
+	for _, t := range r.Tables {
+		n += len(t.Title)
+		for _, c := range t.Columns {
+			n += len(c.Label)
+		}
+		for _, row := range t.Rows {
+			for _, v := range row {
+				n += value(v)
+			}
+		}
+	}
+	for _, d := range r.Documents {
+		n += len(d.Title) + len(d.URL) + len(d.ContentType)
+	}
+	for _, l := range r.Links {
+		n += len(l.Label) + len(l.URL)
+	}
+	return n
 }
 
 func (t Table) check() (string, string) {

@@ -1,7 +1,9 @@
 package widgets_test
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +117,34 @@ func TestValidateLimits(t *testing.T) {
 	require.ErrorIs(t, err, widgets.ErrMalformedResult)
 	err = widgets.Result{Fields: []widgets.Field{{Label: "x", Value: widgets.TextValue("\xff")}}}.Validate()
 	require.ErrorIs(t, err, widgets.ErrMalformedResult)
+}
+
+// Every part within its own limit, but too much in all: one table of the
+// most rows and columns of long texts is malformed as a whole; the same
+// table with short texts, or with numbers, is fine.
+func TestValidateTotalSize(t *testing.T) {
+	t.Parallel()
+	table := func(v widgets.Value, kind widgets.Kind) widgets.Result {
+		cols := make([]widgets.Column, widgets.MaxColumns)
+		for j := range cols {
+			cols[j] = widgets.Column{Label: fmt.Sprint("c", j), Kind: kind}
+		}
+		rows := make([][]widgets.Value, widgets.MaxRows)
+		for i := range rows {
+			rows[i] = make([]widgets.Value, len(cols))
+			for j := range rows[i] {
+				rows[i][j] = v
+			}
+		}
+		return widgets.Result{Tables: []widgets.Table{{Columns: cols, Rows: rows}}}
+	}
+	err := table(widgets.TextValue(strings.Repeat("a", 100)), widgets.KindText).Validate()
+	require.ErrorIs(t, err, widgets.ErrMalformedResult)
+	var re *widgets.ResultError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "result", re.Path)
+	require.Contains(t, re.Reason, fmt.Sprint("at most ", widgets.MaxResultBytes))
+
+	require.NoError(t, table(widgets.TextValue(strings.Repeat("a", 20)), widgets.KindText).Validate())
+	require.NoError(t, table(widgets.NumberValue(12.5), widgets.KindNumber).Validate())
 }
