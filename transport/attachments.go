@@ -376,7 +376,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p attendance.P
 
 // attachmentFor builds the attachment of a send command from the blob
 // store, never from the client: the blob must have been uploaded by p to
-// that conversation.
+// that conversation. A BlobSweeper is told that a message references it.
 func (s *Server) attachmentFor(ctx context.Context, p attendance.Principal, convID, blobID string) (attendance.Attachment, error) {
 	if s.cfg.Blobs == nil {
 		return attendance.Attachment{}, fmt.Errorf("%w: attachments are not enabled", attendance.ErrInvalidArgument)
@@ -387,6 +387,11 @@ func (s *Server) attachmentFor(ctx context.Context, p attendance.Principal, conv
 	}
 	if info.ConversationID != convID || info.Uploader != p {
 		return attendance.Attachment{}, fmt.Errorf("%w: blob %s was not uploaded by %s to conversation %s", attendance.ErrForbidden, blobID, p.ID, convID)
+	}
+	if sw, ok := s.cfg.Blobs.(BlobSweeper); ok {
+		if err := sw.MarkSent(ctx, blobID); err != nil {
+			return attendance.Attachment{}, err
+		}
 	}
 	return info.Attachment(), nil
 }

@@ -144,13 +144,13 @@ func TestAttachments(t *testing.T) {
 	requireClientCode(t, err, transport.CodeNotFound)
 
 	stored := len(e.blobFiles())
-	require.Equal(t, 2, stored) // one blob and its metadata
+	require.Equal(t, 3, stored) // one blob, its metadata and its sent mark
 
 	// The agent serving the conversation may upload too.
 	resp, eb, _ = e.upload("agent", "ana", conv, "from-ana.pdf", bytes.NewReader(pdf))
 	require.Equal(t, http.StatusCreated, resp.StatusCode, eb.Message)
 	stored = len(e.blobFiles())
-	require.Equal(t, 4, stored)
+	require.Equal(t, 5, stored)
 
 	// Refusals store nothing.
 	refusals := []struct {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mosiachat/mosiachat/attendance"
@@ -51,14 +53,39 @@ type BlobStore interface {
 	Delete(ctx context.Context, id string) error
 }
 
-// FSBlobStore is a BlobStore in a directory of the local file system: each
-// blob is <id>.blob with its metadata in <id>.json. Bytes are streamed to a
-// temporary file and renamed into place only when complete.
-type FSBlobStore struct {
-	dir string
+// BlobSweeper is a BlobStore that can remove the uploads no message came
+// to reference, so that files uploaded and never sent do not pile up. When
+// Config.Blobs implements it (FSBlobStore does), the Server marks each
+// blob a send command uses, before the message is stored, and sweeps every
+// so often (see Config.UnsentBlobTTL).
+type BlobSweeper interface {
+	// MarkSent records that a message references blob id, so that Sweep
+	// keeps it for good. It returns an error matching ErrBlobNotFound when
+	// the blob is gone (swept).
+	MarkSent(ctx context.Context, id string) error
+	// Sweep removes the blobs created before cutoff that were never marked
+	// sent, and the leftovers of uploads that never finished, and returns
+	// how many blobs it removed.
+	Sweep(ctx context.Context, cutoff time.Time) (int, error)
 }
 
-var _ BlobStore = (*FSBlobStore)(nil)
+// FSBlobStore is a BlobStore in a directory of the local file system: each
+// blob is <id>.blob with its metadata in <id>.json, and <id>.sent once a
+// message references it. Bytes are streamed to a temporary file and
+// renamed into place only when complete.
+//
+// Its MarkSent and Sweep exclude each other within a process; processes
+// sharing one directory could race on one blob only when a send uses an
+// upload exactly as old as the sweep's cutoff.
+type FSBlobStore struct {
+	dir string
+	mu  sync.Mutex // MarkSent against Sweep's check and delete
+}
+
+var (
+	_ BlobStore   = (*FSBlobStore)(nil)
+	_ BlobSweeper = (*FSBlobStore)(nil)
+)
 
 // NewFSBlobStore returns a store in dir, creating it (mode 0700) if needed.
 func NewFSBlobStore(dir string) (*FSBlobStore, error) {
@@ -80,13 +107,17 @@ func (s *FSBlobStore) paths(id string) (blob, meta string, err error) {
 	return filepath.Join(s.dir, id+".blob"), filepath.Join(s.dir, id+".json"), nil
 }
 
+// uploadPrefix starts the names of the temporary files of uploads in
+// progress.
+const uploadPrefix = ".upload-"
+
 // Put implements BlobStore.
 func (s *FSBlobStore) Put(ctx context.Context, id string, r io.Reader, info func() (BlobInfo, error)) (err error) {
 	blobPath, metaPath, err := s.paths(id)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, ".upload-*")
+	tmp, err := os.CreateTemp(s.dir, uploadPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("transport: create blob: %w", err)
 	}
@@ -177,13 +208,87 @@ func (s *FSBlobStore) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return nil
 	}
-	if err := os.Remove(metaPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("transport: delete blob: %w", err)
-	}
-	if err := os.Remove(blobPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("transport: delete blob: %w", err)
+	for _, path := range []string{metaPath, blobPath, s.sentPath(id)} {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("transport: delete blob: %w", err)
+		}
 	}
 	return nil
+}
+
+func (s *FSBlobStore) sentPath(id string) string { return filepath.Join(s.dir, id+".sent") }
+
+// MarkSent implements BlobSweeper.
+func (s *FSBlobStore) MarkSent(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, metaPath, err := s.paths(id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := os.Stat(metaPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrBlobNotFound, id)
+	}
+	f, err := os.OpenFile(s.sentPath(id), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("transport: mark blob sent: %w", err)
+	}
+	return f.Close()
+}
+
+// Sweep implements BlobSweeper: it removes the blobs whose metadata was
+// written before cutoff and that have no .sent mark, and the temporary
+// files of uploads last written before cutoff.
+func (s *FSBlobStore) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("transport: sweep blobs: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		name := e.Name()
+		if strings.HasPrefix(name, uploadPrefix) {
+			// An upload's temporary file outlives it only if the process
+			// died during the upload.
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+				os.Remove(filepath.Join(s.dir, name))
+			}
+			continue
+		}
+		id, ok := strings.CutSuffix(name, ".json")
+		if !ok || !blobIDPattern.MatchString(id) {
+			continue
+		}
+		gone, err := s.sweepOne(ctx, id, cutoff)
+		if err != nil {
+			return removed, err
+		}
+		if gone {
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// sweepOne removes blob id if it is older than cutoff and not marked sent.
+func (s *FSBlobStore) sweepOne(ctx context.Context, id string, cutoff time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := os.Stat(s.sentPath(id)); err == nil {
+		return false, nil
+	}
+	_, metaPath, _ := s.paths(id)
+	fi, err := os.Stat(metaPath)
+	if err != nil || !fi.ModTime().Before(cutoff) {
+		return false, nil // gone meanwhile, or young
+	}
+	return true, s.Delete(ctx, id)
 }
 
 // ctxReader stops a copy when ctx ends.

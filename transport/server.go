@@ -120,6 +120,12 @@ type Config struct {
 	// start), WriteTimeout and IdleTimeout. Without read deadlines
 	// (http.ErrNotSupported) there is no idle timeout. Defaults to 30s.
 	UploadIdleTimeout time.Duration
+	// UnsentBlobTTL is how long an upload that no message references is
+	// kept: when Blobs implements BlobSweeper (FSBlobStore does), the
+	// server removes such uploads once they are this old, checking every
+	// UnsentBlobTTL/2 (at least once an hour). Negative keeps them. A
+	// client should send its upload within this time. Defaults to 24h.
+	UnsentBlobTTL time.Duration
 
 	// Logger receives operational logs, never message bodies. Defaults to
 	// discarding.
@@ -163,6 +169,7 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&d.MaxAttachmentBytes, 10<<20)
 	def(&d.MaxConcurrentUploads, 4)
 	def(&d.UploadIdleTimeout, 30*time.Second)
+	def(&d.UnsentBlobTTL, 24*time.Hour)
 	if d.AllowedTypes == nil {
 		d.AllowedTypes = DefaultAllowedTypes
 	}
@@ -281,7 +288,33 @@ func (s *Server) Start(ctx context.Context) error {
 	for range s.cfg.Workers {
 		go s.work(s.runCtx)
 	}
+	if sw, ok := s.cfg.Blobs.(BlobSweeper); ok && s.cfg.UnsentBlobTTL > 0 {
+		s.wg.Add(1)
+		go s.sweepBlobs(s.runCtx, sw)
+	}
 	return nil
+}
+
+// sweepBlobs removes, every UnsentBlobTTL/2 (at least hourly), the uploads
+// no message came to reference within UnsentBlobTTL.
+func (s *Server) sweepBlobs(ctx context.Context, sw BlobSweeper) {
+	defer s.wg.Done()
+	t := time.NewTicker(min(s.cfg.UnsentBlobTTL/2, time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := sw.Sweep(ctx, s.cfg.Now().Add(-s.cfg.UnsentBlobTTL))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("transport: sweeping unsent uploads failed", "removed", n, "err", err)
+		case n > 0:
+			s.log.Info("transport: removed unsent uploads", "removed", n, "older_than", s.cfg.UnsentBlobTTL)
+		}
+	}
 }
 
 // Stop closes every connection with status 1001 (going away), stops the
