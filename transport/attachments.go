@@ -73,6 +73,11 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, fmt.Errorf("%w: attachments are not enabled on this server", attendance.ErrNotFound))
 		return
 	}
+	if r.Method == http.MethodPost && !s.originAllowed(r) {
+		// A page of another site posting with the user's cookies.
+		writeHTTPError(w, fmt.Errorf("%w: uploads from origin %.100q are not allowed", attendance.ErrForbidden, r.Header.Get("Origin")))
+		return
+	}
 	p, err := s.authenticate(r)
 	if err != nil {
 		writeHTTPError(w, err)
@@ -87,6 +92,34 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		writeHTTPError(w, fmt.Errorf("%w: %.20q", errMethodNotAllowed, r.Method))
 	}
+}
+
+// originAllowed reports whether r may upload as far as its Origin header
+// says, by the WebSocket handshake's rule: no Origin (not a browser), the
+// request's own host, or a host matching Config.OriginPatterns (a pattern
+// with "://" matches scheme://host).
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range s.cfg.OriginPatterns {
+		target := u.Host
+		if strings.Contains(pattern, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // serveUpload runs an upload and answers it. The upload's slot is released

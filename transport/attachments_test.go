@@ -21,8 +21,9 @@ import (
 
 var pdf = append([]byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n"), bytes.Repeat([]byte("stream data "), 200)...)
 
-// upload streams content as the "file" part of a multipart form.
-func (e *env) upload(role, id, conv, name string, content io.Reader) (*http.Response, transport.ErrorBody, attendance.Attachment) {
+// upload streams content as the "file" part of a multipart form; mods
+// may change the request (its headers) before it goes.
+func (e *env) upload(role, id, conv, name string, content io.Reader, mods ...func(*http.Request)) (*http.Response, transport.ErrorBody, attendance.Attachment) {
 	e.t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -43,6 +44,9 @@ func (e *env) upload(role, id, conv, name string, content io.Reader) (*http.Resp
 	if role != "" {
 		req.Header = header(role, id)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
+	}
+	for _, mod := range mods {
+		mod(req)
 	}
 	resp, err := e.http.Client().Do(req)
 	require.NoError(e.t, err)
@@ -203,5 +207,30 @@ func TestSafeFileName(t *testing.T) {
 		got := transport.SafeFileName(c.in, c.ctype)
 		require.Equal(t, c.want, got, c.in)
 		require.LessOrEqual(t, len(got), 100)
+	}
+}
+
+// An upload from a page of another site (its Origin neither the server's
+// host nor in OriginPatterns) is refused before anything is read, as the
+// WebSocket handshake would be; the server's own pages, allowed origins
+// and clients that send no Origin upload as usual.
+func TestUploadChecksTheOrigin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{cfg: func(c *transport.Config) { c.OriginPatterns = []string{"*.mosia.example"} }})
+	ctx := ctxT(t)
+	ben := e.dial("beneficiary", "b1")
+	conv, err := ben.Open(ctx, "billing")
+	require.NoError(t, err)
+	origin := func(o string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("Origin", o) } }
+
+	for _, o := range []string{"https://evil.example", "null", "https://mosia.example.evil.example"} {
+		resp, eb, _ := e.upload("beneficiary", "b1", conv.ID, "x.pdf", bytes.NewReader(pdf), origin(o))
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, o)
+		require.Equal(t, transport.CodeForbidden, eb.Code, o)
+	}
+	require.Empty(t, e.blobFiles())
+	for _, o := range []string{e.http.URL, "https://painel.mosia.example"} {
+		resp, eb, _ := e.upload("beneficiary", "b1", conv.ID, "x.pdf", bytes.NewReader(pdf), origin(o))
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %s", o, eb.Message)
 	}
 }

@@ -41,8 +41,10 @@ type Config struct {
 	Authenticate AuthenticateFunc
 
 	// OriginPatterns are the host patterns whose browser Origin may open a
-	// WebSocket, as in github.com/coder/websocket AcceptOptions. Defaults to
-	// none: only same-host origins (and non-browser clients) are accepted.
+	// WebSocket or upload an attachment, as in github.com/coder/websocket
+	// AcceptOptions. Defaults to none: only same-host origins (and
+	// non-browser clients, which send no Origin) are accepted; an upload
+	// from another origin gets 403 forbidden.
 	OriginPatterns []string
 
 	// MaxFrameBytes is the largest client frame accepted; a bigger frame
