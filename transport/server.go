@@ -30,8 +30,11 @@ type AuthenticateReply struct {
 }
 
 // AuthenticateFunc turns a request into a principal or refuses it by
-// returning an error (any error: the caller gets 401 and code
-// "unauthenticated"). It may be called concurrently and should honour ctx.
+// returning an error: the caller gets 401 and code "unauthenticated", and
+// the Go client stops reconnecting (see client.Client.Err). An error
+// matching attendance.ErrUnavailable says the host cannot tell now (its
+// session store is down): the caller gets 503 "unavailable" and retries.
+// It may be called concurrently and should honour ctx.
 type AuthenticateFunc func(ctx context.Context, ev AuthenticateEvent) (AuthenticateReply, error)
 
 // Config configures a Server. A nil *Config is not enough: Authenticate is

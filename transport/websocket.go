@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,10 @@ func putReadBuffer(buf *bytes.Buffer) {
 
 func (s *Server) authenticate(r *http.Request) (p attendance.Principal, err error) {
 	reply, err := s.cfg.Authenticate(r.Context(), AuthenticateEvent{Request: r})
+	if errors.Is(err, attendance.ErrUnavailable) {
+		s.log.Warn("transport: authentication unavailable", "remote", r.RemoteAddr, "err", err)
+		return attendance.Principal{}, fmt.Errorf("%w: authentication is unavailable; try again", attendance.ErrUnavailable)
+	}
 	if err != nil {
 		s.log.Info("transport: authentication refused", "remote", r.RemoteAddr)
 		return attendance.Principal{}, errors.Join(ErrUnauthenticated, errors.New("credentials refused"))

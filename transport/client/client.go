@@ -137,6 +137,8 @@ type Client struct {
 
 	// refused carries the refusal of the first hello to Dial.
 	refused chan error
+	// stopped is why the client stopped on its own (see Err).
+	stopped error
 }
 
 type conn struct {
@@ -255,6 +257,25 @@ func (c *Client) Stats() Stats {
 	return c.stats
 }
 
+// Err returns why the client stopped on its own: the server refused its
+// credentials when it reconnected (an *Error with CodeUnauthenticated, or
+// CodeForbidden), which trying again would not change. The client then
+// fails its pending and later commands with that error and closes Events;
+// the application signs in again and dials a new client. Err is nil while
+// the client runs and when Close ended it. Config.Header is called before
+// every connection, so a token that can be refreshed is refreshed there.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// refusedForGood reports whether err is a refusal of the credentials.
+func refusedForGood(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == transport.CodeUnauthenticated || e.Code == transport.CodeForbidden)
+}
+
 // Close ends the connection and stops reconnecting. Pending commands fail
 // with ErrClosed; the Events channel is closed.
 func (c *Client) Close() error {
@@ -326,6 +347,14 @@ func (c *Client) run(ws *websocket.Conn) {
 				backoff = c.cfg.MinBackoff
 			}
 		}
+		c.mu.Lock()
+		stopped := c.stopped
+		c.mu.Unlock()
+		if stopped != nil {
+			c.log.Warn("client: credentials refused; not reconnecting", "err", stopped)
+			c.failPending(stopped, true)
+			return
+		}
 		select {
 		case <-c.closing:
 			c.failPending(ErrClosed, true)
@@ -354,6 +383,9 @@ func (c *Client) run(ws *websocket.Conn) {
 		if err != nil {
 			c.log.Info("client: reconnect failed", "err", err)
 			ws = nil
+			if refusedForGood(err) {
+				c.stop(err)
+			}
 		}
 	}
 }
@@ -454,10 +486,31 @@ func (c *Client) helloRefused(body *transport.ErrorBody) {
 		}
 		return
 	}
+	err := &Error{Code: body.Code, Message: body.Message}
 	if c.stats.Connects == 0 {
 		select {
-		case c.refused <- &Error{Code: body.Code, Message: body.Message}:
+		case c.refused <- err:
 		default:
+		}
+	} else if refusedForGood(err) {
+		c.stopLocked(err)
+	}
+}
+
+// stop records why the client stops on its own; run then fails every
+// pending command and returns. Commands after it fail at once (do).
+func (c *Client) stop(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopLocked(err)
+}
+
+func (c *Client) stopLocked(err error) {
+	select {
+	case <-c.closing: // Close came first: Err stays nil
+	default:
+		if c.stopped == nil {
+			c.stopped = err
 		}
 	}
 }
@@ -806,6 +859,10 @@ func (c *Client) do(ctx context.Context, typ string, params any, out any) error 
 		c.mu.Unlock()
 		return ErrClosed
 	default:
+	}
+	if c.stopped != nil {
+		c.mu.Unlock()
+		return c.stopped
 	}
 	c.pending[id] = r
 	cur := c.cur

@@ -39,4 +39,11 @@
 // connection; reads, typing, presence and sends with an idempotency
 // key (Send always sets one) are sent again on the next connection.
 // rate_limited replies are retried after the delay the server asks for.
+//
+// A reconnection whose credentials the server refuses (unauthenticated or
+// forbidden: a revoked session, an expired token that Config.Header could
+// not refresh) stops the client, since trying again would not change
+// them: pending and later commands fail with that *Error, Events is
+// closed, and Err returns it. A server that cannot check credentials for
+// the moment answers unavailable instead, and the client keeps trying.
 package client
