@@ -81,10 +81,20 @@ func TestOpenKeysDoNotCollideAcrossBeneficiaries(t *testing.T) {
 	require.ErrorIs(t, err, attendance.ErrForbidden)
 	_, err = eng.Send(ctx, attendance.BeneficiaryPrincipal("a"), attendance.SendParams{ConversationID: second.ID, Body: "a\x00b"})
 	require.ErrorIs(t, err, attendance.ErrInvalidArgument)
+	// In an attachment's fields too, on every backend (memory would store
+	// it, PostgreSQL would refuse it), before any authorization.
+	for _, att := range []attendance.Attachment{{BlobID: "b\x00", Name: "x.pdf"}, {BlobID: "b", Name: "a\x00b.pdf"}, {BlobID: "b", ContentType: "text/\x00"}} {
+		_, err = eng.Send(ctx, attendance.BeneficiaryPrincipal("a"), attendance.SendParams{ConversationID: second.ID, Attachment: &att})
+		require.ErrorIs(t, err, attendance.ErrInvalidArgument, "%+v", att)
+		_, err = eng.Send(ctx, attendance.BeneficiaryPrincipal("joana"), attendance.SendParams{ConversationID: "nope", Attachment: &att})
+		require.ErrorIs(t, err, attendance.ErrInvalidArgument, "%+v", att)
+	}
 }
 
-// A message sent while the chat changes hands (between the send's read of
-// the conversation and its append) is announced to its owner now.
+// A message appended just after the chat changed hands (the hook runs the
+// transfer right before the store's append) is announced to its new
+// owner, whom the append returns. storagetest.RunSendsDuringTransfers
+// checks the same under real concurrency on every backend.
 func TestSendDoorbellNamesTheOwnerAfterTheAppend(t *testing.T) {
 	ctx := context.Background()
 	bus := attendance.NewLocalBus()

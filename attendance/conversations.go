@@ -257,8 +257,13 @@ func (e *Engine) checkBody(params SendParams) error {
 	if len(params.IdempotencyKey) > 128 {
 		return fmt.Errorf("%w: idempotency key above 128 bytes", ErrInvalidArgument)
 	}
-	if a := params.Attachment; a != nil && (a.BlobID == "" || a.Size < 0) {
-		return fmt.Errorf("%w: attachment without blob ID", ErrInvalidArgument)
+	if a := params.Attachment; a != nil {
+		if a.BlobID == "" || a.Size < 0 {
+			return fmt.Errorf("%w: attachment without blob ID", ErrInvalidArgument)
+		}
+		if err := noNUL("attachment", a.BlobID, a.Name, a.ContentType, a.SHA256); err != nil {
+			return err
+		}
 	}
 	return nil
 }

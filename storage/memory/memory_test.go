@@ -16,6 +16,11 @@ func TestStore(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) attendance.Store { return memory.New() })
 }
 
+func TestSendsDuringTransfers(t *testing.T) {
+	t.Parallel()
+	storagetest.RunSendsDuringTransfers(t, memory.New(), 200)
+}
+
 // BenchmarkAppendMessage measures appends spread over 64 conversations from
 // parallel goroutines.
 func BenchmarkAppendMessage(b *testing.B) {

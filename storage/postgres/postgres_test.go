@@ -72,6 +72,11 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) attendance.Store { return openTest(t, nil) })
 }
 
+func TestSendsDuringTransfers(t *testing.T) {
+	testDSN(t)
+	storagetest.RunSendsDuringTransfers(t, openTest(t, nil), 100)
+}
+
 // TestSeveralEngines runs three engines, each on its own Store (its own
 // pool), on one schema.
 func TestSeveralEngines(t *testing.T) {

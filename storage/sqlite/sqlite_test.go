@@ -39,6 +39,10 @@ func TestSeveralEngines(t *testing.T) {
 	storagetest.RunEngines(t, func(t *testing.T) attendance.Store { return openAt(t, path) })
 }
 
+func TestSendsDuringTransfers(t *testing.T) {
+	storagetest.RunSendsDuringTransfers(t, openAt(t, filepath.Join(t.TempDir(), "chat.db")), 100)
+}
+
 // crashPathEnv tells the child of TestDurabilityAfterSIGKILL which file to
 // write.
 const crashPathEnv = "MOSIA_CRASH_SQLITE_PATH"

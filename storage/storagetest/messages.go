@@ -78,13 +78,19 @@ func (s suite) messages(t *testing.T) {
 		stranger := attendance.BeneficiaryPrincipal(other.BeneficiaryID)
 
 		// Another beneficiary is refused, with or without a key, and
-		// nothing changes.
+		// nothing changes: the beneficiary is checked before the key, so
+		// even a key of theirs stored there (which only a store call
+		// without BeneficiaryID could put there) is not returned.
+		planted, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
+			Message: f.text(c.ID, stranger, "plantada", "k-planted"), States: openStates,
+		})
+		require.NoError(t, err)
 		before := f.snapshot(c.ID)
-		for _, key := range []string{"", "k-stranger"} {
+		for _, key := range []string{"", "k-stranger", planted.IdempotencyKey} {
 			_, _, _, err := f.s.AppendMessage(f.ctx, attendance.AppendMessageParams{
 				Message: f.text(c.ID, stranger, "não é minha", key), States: openStates, BeneficiaryID: stranger.ID,
 			})
-			require.ErrorIs(t, err, attendance.ErrForbidden)
+			require.ErrorIs(t, err, attendance.ErrForbidden, "key %q", key)
 		}
 		f.requireUnchanged(before)
 
@@ -106,12 +112,8 @@ func (s suite) messages(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.True(t, created)
-		now := f.get(c.ID)
 		require.Equal(t, m.Seq, conv.LastSeq, "the conversation as the append left it")
-		require.Equal(t, now.LastSeq, conv.LastSeq)
-		require.Equal(t, c.ID, conv.ID)
-		require.Equal(t, c.BeneficiaryID, conv.BeneficiaryID)
-		require.Equal(t, c.QueueID, conv.QueueID)
+		requireConversation(t, f.get(c.ID), conv)
 		require.Equal(t, a.ID, conv.AgentID)
 		require.Equal(t, attendance.StateActive, conv.State)
 
