@@ -2,12 +2,9 @@ package transport_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/internal/pgtest"
 	"github.com/mosiachat/mosiachat/storage/postgres"
 	"github.com/mosiachat/mosiachat/transport/client"
 )
@@ -64,11 +61,8 @@ func newCluster(t *testing.T, postgresBacked bool, agents map[string]attendance.
 	var first, second envOptions
 	first.agents = agents
 	if postgresBacked {
-		dsn := os.Getenv("MOSIA_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Skip("MOSIA_TEST_POSTGRES_DSN is not set; the PostgreSQL cluster test needs a database (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-		}
-		schema := freshSchema(t, dsn)
+		dsn := pgtest.DSN(t)
+		schema := pgtest.Schema(t, dsn, "mosia_transport_")
 		for _, o := range []*envOptions{&first, &second} {
 			store, err := postgres.Open(t.Context(), dsn, &postgres.Config{Schema: schema, MaxConns: 4})
 			require.NoError(t, err)
@@ -95,28 +89,6 @@ func newCluster(t *testing.T, postgresBacked bool, agents map[string]attendance.
 	t.Cleanup(front.Close)
 	c.url = "ws" + strings.TrimPrefix(front.URL, "http") + "/ws"
 	return c
-}
-
-// freshSchema returns a new schema name, dropped at the end of the test.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "mosia_transport_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
 }
 
 // dial connects a client as role:id through the front.

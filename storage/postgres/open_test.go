@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/internal/pgtest"
 	"github.com/mosiachat/mosiachat/storage/postgres"
 )
 
@@ -19,7 +20,7 @@ import (
 func withURL(t *testing.T, dsn string, edit func(u *url.URL)) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
-	require.NoError(t, err, "%s must be a URL for this test", dsnEnv)
+	require.NoError(t, err, "%s must be a URL for this test", pgtest.DSNEnv)
 	edit(u)
 	return u.String()
 }

@@ -1,52 +1,27 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mosiachat/mosiachat/attendance"
+	"github.com/mosiachat/mosiachat/internal/pgtest"
 	"github.com/mosiachat/mosiachat/storage/postgres"
 	"github.com/mosiachat/mosiachat/storage/storagetest"
 )
 
-// dsnEnv names the variable that holds the test database's DSN.
-const dsnEnv = "MOSIA_TEST_POSTGRES_DSN"
-
 // testDSN returns the test database's DSN, or skips the test.
 func testDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		t.Skip(dsnEnv + " is not set; PostgreSQL tests need a database (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return dsn
+	return pgtest.DSN(t)
 }
 
 // newSchema returns a fresh schema name, dropped at the end of the test.
 func newSchema(t testing.TB, dsn string) string {
 	t.Helper()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "mosia_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
+	return pgtest.Schema(t, dsn, "mosia_test_")
 }
 
 // openTest opens a Store on its own schema, closed and dropped at the end
