@@ -24,13 +24,44 @@ func checkCache(t *testing.T, c *cache) {
 	}
 }
 
+// TestCacheByteBound: the cache keeps at most maxBytes of content, making
+// room as for its entry bound (the soonest to expire goes first), counts a
+// replaced entry once, and does not keep a result bigger than the bound.
+func TestCacheByteBound(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := newCache(100, 300)
+	entry := func(size int, ttl time.Duration) cacheEntry {
+		return cacheEntry{expires: now.Add(ttl), size: size}
+	}
+	c.put("a", entry(100, 3*time.Second), now)
+	c.put("b", entry(100, 1*time.Second), now)
+	c.put("c", entry(100, 2*time.Second), now)
+	c.put("c", entry(100, 2*time.Second), now) // replaced, counted once
+	require.Equal(t, 300, c.bytes)
+	require.Equal(t, 3, c.size())
+
+	c.put("d", entry(150, time.Hour), now) // needs room: b then c go
+	require.Equal(t, 250, c.bytes)
+	for k, want := range map[string]bool{"a": true, "b": false, "c": false, "d": true} {
+		_, ok := c.get(k, now)
+		require.Equal(t, want, ok, k)
+	}
+	checkCache(t, c)
+
+	c.put("huge", entry(301, time.Hour), now)
+	_, ok := c.get("huge", now)
+	require.False(t, ok, "a result above the bound is not kept")
+	require.Equal(t, 250, c.bytes, "and evicts nothing")
+}
+
 // TestCacheBoundAndExpiry: the cache never holds more than its capacity; a
 // full cache drops expired entries first, then those closest to expiry; an
 // expired entry is never returned; replacing a key does not evict.
 func TestCacheBoundAndExpiry(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
-	c := newCache(4)
+	c := newCache(4, 1<<30)
 	for i := range 4 {
 		c.put(fmt.Sprint("k", i), cacheEntry{expires: now.Add(time.Duration(i+1) * time.Second)}, now)
 	}
@@ -108,7 +139,7 @@ func TestCacheMatchesReference(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
-	c := newCache(16)
+	c := newCache(16, 1<<30)
 	ref := &refCache{max: 16, entries: map[string]time.Time{}}
 	for i := range 5000 {
 		key := fmt.Sprint("k", rng.IntN(40))
@@ -134,7 +165,7 @@ func TestCacheMatchesReference(t *testing.T) {
 
 // BenchmarkCachePutFull inserts into a full cache of the default size.
 func BenchmarkCachePutFull(b *testing.B) {
-	c := newCache(DefaultMaxCacheEntries)
+	c := newCache(DefaultMaxCacheEntries, 1<<30)
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	for i := range DefaultMaxCacheEntries {
 		c.put(fmt.Sprint(i), cacheEntry{expires: now.Add(time.Hour + time.Duration(i))}, now)

@@ -26,6 +26,8 @@ const (
 	DefaultCacheTTL = 30 * time.Second
 	// DefaultMaxCacheEntries bounds the cache.
 	DefaultMaxCacheEntries = 10000
+	// DefaultMaxCacheBytes bounds the content the cache keeps.
+	DefaultMaxCacheBytes = 64 << 20
 	// DefaultMaxConcurrency bounds the providers one Fetch runs at once.
 	DefaultMaxConcurrency = 8
 	// DefaultMaxAbandonedPerWidget bounds the timed-out provider calls of one
@@ -45,6 +47,11 @@ type Config struct {
 	// MaxCacheEntries bounds the cache; when full, expired entries go first,
 	// then those closest to expiry. Defaults to 10000.
 	MaxCacheEntries int
+	// MaxCacheBytes bounds the content the cache keeps, counted as
+	// MaxResultBytes counts it (results up to 512 KiB each would otherwise
+	// let 10,000 entries reach gigabytes); entries make room the same way.
+	// Defaults to 64 MiB ([DefaultMaxCacheBytes]).
+	MaxCacheBytes int
 	// MaxConcurrency bounds how many providers one Fetch call runs at once.
 	// Defaults to 8.
 	MaxConcurrency int
@@ -107,8 +114,8 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 	switch {
 	case c.DefaultTimeout < 0:
 		return nil, fmt.Errorf("%w: widgets: Config.DefaultTimeout must not be negative", attendance.ErrInvalidArgument)
-	case c.MaxCacheEntries < 0:
-		return nil, fmt.Errorf("%w: widgets: Config.MaxCacheEntries must not be negative", attendance.ErrInvalidArgument)
+	case c.MaxCacheEntries < 0 || c.MaxCacheBytes < 0:
+		return nil, fmt.Errorf("%w: widgets: Config.MaxCacheEntries and MaxCacheBytes must not be negative", attendance.ErrInvalidArgument)
 	case c.MaxConcurrency < 0:
 		return nil, fmt.Errorf("%w: widgets: Config.MaxConcurrency must not be negative", attendance.ErrInvalidArgument)
 	case c.MaxAbandonedPerWidget < 0:
@@ -122,6 +129,9 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 	}
 	if c.MaxCacheEntries == 0 {
 		c.MaxCacheEntries = DefaultMaxCacheEntries
+	}
+	if c.MaxCacheBytes == 0 {
+		c.MaxCacheBytes = DefaultMaxCacheBytes
 	}
 	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = DefaultMaxConcurrency
@@ -141,7 +151,7 @@ func NewRegistry(access Access, cfg *Config) (*Registry, error) {
 		cfg:             c,
 		log:             log,
 		widgets:         make(map[string]Widget),
-		cache:           newCache(c.MaxCacheEntries),
+		cache:           newCache(c.MaxCacheEntries, c.MaxCacheBytes),
 		abandonedKeys:   make(map[string]bool),
 		abandonedWidget: make(map[string]int),
 	}, nil
@@ -519,7 +529,7 @@ func (r *Registry) runProvider(ctx context.Context, w Widget, conv attendance.Co
 	}
 	fr := flightResult{result: o.result.clone(), at: r.cfg.Now()}
 	if w.CacheTTL > 0 {
-		r.cache.put(key, cacheEntry{result: fr.result, at: fr.at, expires: fr.at.Add(w.CacheTTL)}, fr.at)
+		r.cache.put(key, cacheEntry{result: fr.result, at: fr.at, expires: fr.at.Add(w.CacheTTL), size: fr.result.size()}, fr.at)
 	}
 	return fr
 }
@@ -588,17 +598,20 @@ type cacheEntry struct {
 	result  Result
 	at      time.Time
 	expires time.Time
+	size    int // result.size()
 }
 
-// cache is a small TTL map bounded in size. A min-heap by expiry sits beside
-// the map, so making room in a full cache (expired entries first, then those
-// closest to expiry) costs O(log n) per entry removed instead of a scan of
-// every entry.
+// cache is a small TTL map bounded in entries and in bytes of content. A
+// min-heap by expiry sits beside the map, so making room in a full cache
+// (expired entries first, then those closest to expiry) costs O(log n) per
+// entry removed instead of a scan of every entry.
 type cache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*cacheItem
-	byExp   expiryHeap
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int // sum of the entries' sizes
+	entries  map[string]*cacheItem
+	byExp    expiryHeap
 }
 
 // cacheItem is an entry with its key and its place in the heap.
@@ -632,8 +645,15 @@ func (h *expiryHeap) Pop() any {
 	return it
 }
 
-func newCache(max int) *cache {
-	return &cache{max: max, entries: make(map[string]*cacheItem)}
+func newCache(max, maxBytes int) *cache {
+	return &cache{max: max, maxBytes: maxBytes, entries: make(map[string]*cacheItem)}
+}
+
+// drop removes it. Called with c.mu held.
+func (c *cache) drop(it *cacheItem) {
+	heap.Remove(&c.byExp, it.index)
+	delete(c.entries, it.key)
+	c.bytes -= it.entry.size
 }
 
 func (c *cache) get(key string, now time.Time) (cacheEntry, bool) {
@@ -644,8 +664,7 @@ func (c *cache) get(key string, now time.Time) (cacheEntry, bool) {
 		return cacheEntry{}, false
 	}
 	if !now.Before(it.entry.expires) {
-		heap.Remove(&c.byExp, it.index)
-		delete(c.entries, key)
+		c.drop(it)
 		return cacheEntry{}, false
 	}
 	return it.entry, true
@@ -654,24 +673,27 @@ func (c *cache) get(key string, now time.Time) (cacheEntry, bool) {
 func (c *cache) put(key string, e cacheEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if it, exists := c.entries[key]; exists {
-		it.entry = e
-		heap.Fix(&c.byExp, it.index)
-		return
+	if e.size > c.maxBytes {
+		return // alone it would fill the cache
 	}
-	if len(c.entries) >= c.max {
+	if it, exists := c.entries[key]; exists {
+		c.drop(it)
+	}
+	full := func() bool { return len(c.entries) >= c.max || c.bytes+e.size > c.maxBytes }
+	if full() {
 		// Every expired entry goes; then, if still full, the soonest to
 		// expire.
 		for len(c.byExp) > 0 && !now.Before(c.byExp[0].entry.expires) {
-			delete(c.entries, heap.Pop(&c.byExp).(*cacheItem).key)
+			c.drop(c.byExp[0])
 		}
-		for len(c.entries) >= c.max {
-			delete(c.entries, heap.Pop(&c.byExp).(*cacheItem).key)
+		for len(c.byExp) > 0 && full() {
+			c.drop(c.byExp[0])
 		}
 	}
 	it := &cacheItem{key: key, entry: e}
 	heap.Push(&c.byExp, it)
 	c.entries[key] = it
+	c.bytes += e.size
 }
 
 // size returns how many entries the cache holds, expired or not.
