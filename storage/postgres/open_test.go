@@ -169,3 +169,52 @@ func TestClosed(t *testing.T) {
 	_, _, _, err = s.AppendMessage(t.Context(), attendance.AppendMessageParams{})
 	require.ErrorIs(t, err, attendance.ErrClosed)
 }
+
+// An application role that may only use the tables (no CREATE on the
+// database or the schema) opens a schema its owner created and migrated,
+// and works in it: hosts run migrations with one role and serve with a
+// smaller one.
+func TestOpenWithoutCreatePrivilege(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	owner, err := postgres.Open(t.Context(), dsn, &postgres.Config{Schema: schema})
+	require.NoError(t, err)
+	require.NoError(t, owner.Close())
+
+	role := "mosia_app_" + strings.TrimPrefix(schema, "mosia_test_")
+	conn, err := pgx.Connect(t.Context(), dsn)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	s := pgx.Identifier{schema}.Sanitize()
+	r := pgx.Identifier{role}.Sanitize()
+	for _, stmt := range []string{
+		`CREATE ROLE ` + r + ` LOGIN`,
+		`REVOKE CREATE ON DATABASE ` + pgx.Identifier{conn.Config().Database}.Sanitize() + ` FROM ` + r,
+		`GRANT USAGE ON SCHEMA ` + s + ` TO ` + r,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + s + ` TO ` + r,
+	} {
+		_, err := conn.Exec(t.Context(), stmt)
+		require.NoError(t, err, stmt)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+			return
+		}
+		defer c.Close(ctx)
+		for _, stmt := range []string{`DROP OWNED BY ` + r, `DROP ROLE ` + r} {
+			if _, err := c.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+
+	app, err := postgres.Open(t.Context(), withURL(t, dsn, func(u *url.URL) { u.User = url.User(role) }), &postgres.Config{Schema: schema})
+	require.NoError(t, err)
+	defer app.Close()
+	_, err = app.UpsertAgent(t.Context(), attendance.UpsertAgentParams{ID: "ana", Profile: attendance.Profile{Max: 1, Queues: []string{"geral"}}})
+	require.NoError(t, err)
+}

@@ -172,11 +172,19 @@ func (s *Store) migrate(ctx context.Context, target string) error {
 			return translate(what+": create", err)
 		}
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+schema+`.schema_migrations (
-		version    integer     NOT NULL PRIMARY KEY,
-		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return translate(what+": create schema_migrations", err)
+	// Only what is missing is created: a role without CREATE on the
+	// database or the schema may open a schema another role migrated.
+	var tracked bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, schema+".schema_migrations").Scan(&tracked); err != nil {
+		return translate(what, err)
+	}
+	if !tracked {
+		if _, err := tx.Exec(ctx, `CREATE TABLE `+schema+`.schema_migrations (
+			version    integer     NOT NULL PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return translate(what+": create schema_migrations", err)
+		}
 	}
 	var version int
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&version); err != nil {
