@@ -53,6 +53,14 @@ func TestCacheByteBound(t *testing.T) {
 	_, ok := c.get("huge", now)
 	require.False(t, ok, "a result above the bound is not kept")
 	require.Equal(t, 250, c.bytes, "and evicts nothing")
+
+	// A newer result for a key, too big to keep, still drops the older
+	// one: a refresh never leaves a stale result to be served.
+	c.put("a", entry(301, time.Hour), now)
+	_, ok = c.get("a", now)
+	require.False(t, ok, "the stale result of a is still served")
+	require.Equal(t, 150, c.bytes)
+	checkCache(t, c)
 }
 
 // TestCacheBoundAndExpiry: the cache never holds more than its capacity; a

@@ -26,7 +26,7 @@ const (
 	DefaultCacheTTL = 30 * time.Second
 	// DefaultMaxCacheEntries bounds the cache.
 	DefaultMaxCacheEntries = 10000
-	// DefaultMaxCacheBytes bounds the content the cache keeps.
+	// DefaultMaxCacheBytes bounds the memory of the results the cache keeps.
 	DefaultMaxCacheBytes = 64 << 20
 	// DefaultMaxConcurrency bounds the providers one Fetch runs at once.
 	DefaultMaxConcurrency = 8
@@ -47,10 +47,11 @@ type Config struct {
 	// MaxCacheEntries bounds the cache; when full, expired entries go first,
 	// then those closest to expiry. Defaults to 10000.
 	MaxCacheEntries int
-	// MaxCacheBytes bounds the content the cache keeps, counted as
-	// MaxResultBytes counts it (results up to 512 KiB each would otherwise
-	// let 10,000 entries reach gigabytes); entries make room the same way.
-	// Defaults to 64 MiB ([DefaultMaxCacheBytes]).
+	// MaxCacheBytes bounds the approximate memory of the results the
+	// cache keeps, counted as MaxResultBytes counts it (results of up to
+	// 2 MiB each would otherwise let 10,000 entries reach gigabytes);
+	// entries make room the same way. Defaults to 64 MiB
+	// ([DefaultMaxCacheBytes]).
 	MaxCacheBytes int
 	// MaxConcurrency bounds how many providers one Fetch call runs at once.
 	// Defaults to 8.
@@ -673,11 +674,11 @@ func (c *cache) get(key string, now time.Time) (cacheEntry, bool) {
 func (c *cache) put(key string, e cacheEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if it, exists := c.entries[key]; exists {
+		c.drop(it) // even if e is not kept: it is newer
+	}
 	if e.size > c.maxBytes {
 		return // alone it would fill the cache
-	}
-	if it, exists := c.entries[key]; exists {
-		c.drop(it)
 	}
 	full := func() bool { return len(c.entries) >= c.max || c.bytes+e.size > c.maxBytes }
 	if full() {

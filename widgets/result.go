@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Limits on a Result. A result beyond any of them is malformed: the panel
@@ -28,12 +29,15 @@ const (
 	MaxDocuments = 50
 	// MaxLinks bounds the links of a result.
 	MaxLinks = 50
-	// MaxResultBytes bounds a whole result: the bytes of all its text
-	// (titles, labels, values, URLs, content types) plus 16 for each
-	// non-text value. The limits above alone would let one result reach
-	// hundreds of megabytes (10 tables of 1,000 rows of 20 texts of 4,096
-	// bytes), which the cache would keep and the panel would have to show.
-	MaxResultBytes = 512 << 10
+	// MaxResultBytes bounds a whole result's approximate size in memory:
+	// the bytes of all its text (titles, labels, values, URLs, content
+	// types) plus the fixed size of each value, row, field, column,
+	// document and link, empty ones included. The limits above alone would
+	// let one result reach hundreds of megabytes (10 tables of 1,000 rows
+	// of 20 texts of 4,096 bytes), which the cache would keep and the panel
+	// would have to show. One full table (1,000 rows of 20 short texts)
+	// fits.
+	MaxResultBytes = 2 << 20
 )
 
 // Result is what a provider returns: structured content that the panel
@@ -172,35 +176,41 @@ func (r Result) check() (string, string) {
 	return "", ""
 }
 
-// size is what MaxResultBytes bounds: the bytes of r's text, plus 16 for
-// each value that is not text.
+// Fixed sizes that Result.size counts besides the text.
+var (
+	valueSize    = int(unsafe.Sizeof(Value{}))
+	rowSize      = int(unsafe.Sizeof([]Value(nil)))
+	fieldSize    = int(unsafe.Sizeof(Field{}))
+	columnSize   = int(unsafe.Sizeof(Column{}))
+	tableSize    = int(unsafe.Sizeof(Table{}))
+	documentSize = int(unsafe.Sizeof(Document{}))
+	linkSize     = int(unsafe.Sizeof(Link{}))
+)
+
+// size is what MaxResultBytes bounds: r's approximate size in memory, its
+// text plus the fixed size of each of its parts.
 func (r Result) size() int {
-	n := len(r.Title) + len(r.Note)
-	value := func(v Value) int {
-		if v.Kind == KindText || v.IsEmpty() {
-			return len(v.Text)
-		}
-		return 16
-	}
+	n := int(unsafe.Sizeof(r)) + len(r.Title) + len(r.Note)
 	for _, f := range r.Fields {
-		n += len(f.Label) + value(f.Value)
+		n += fieldSize + len(f.Label) + len(f.Value.Text)
 	}
 	for _, t := range r.Tables {
-		n += len(t.Title)
+		n += tableSize + len(t.Title)
 		for _, c := range t.Columns {
-			n += len(c.Label)
+			n += columnSize + len(c.Label)
 		}
 		for _, row := range t.Rows {
+			n += rowSize + len(row)*valueSize
 			for _, v := range row {
-				n += value(v)
+				n += len(v.Text)
 			}
 		}
 	}
 	for _, d := range r.Documents {
-		n += len(d.Title) + len(d.URL) + len(d.ContentType)
+		n += documentSize + len(d.Title) + len(d.URL) + len(d.ContentType)
 	}
 	for _, l := range r.Links {
-		n += len(l.Label) + len(l.URL)
+		n += linkSize + len(l.Label) + len(l.URL)
 	}
 	return n
 }

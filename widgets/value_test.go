@@ -120,11 +120,12 @@ func TestValidateLimits(t *testing.T) {
 }
 
 // Every part within its own limit, but too much in all: one table of the
-// most rows and columns of long texts is malformed as a whole; the same
-// table with short texts, or with numbers, is fine.
+// most rows and columns of long texts, or ten tables of empty cells (which
+// still take memory), are malformed as a whole; one full table of short
+// texts, or of numbers, is fine.
 func TestValidateTotalSize(t *testing.T) {
 	t.Parallel()
-	table := func(v widgets.Value, kind widgets.Kind) widgets.Result {
+	tables := func(n int, v widgets.Value, kind widgets.Kind) widgets.Result {
 		cols := make([]widgets.Column, widgets.MaxColumns)
 		for j := range cols {
 			cols[j] = widgets.Column{Label: fmt.Sprint("c", j), Kind: kind}
@@ -136,15 +137,23 @@ func TestValidateTotalSize(t *testing.T) {
 				rows[i][j] = v
 			}
 		}
-		return widgets.Result{Tables: []widgets.Table{{Columns: cols, Rows: rows}}}
+		var r widgets.Result
+		for range n {
+			r.Tables = append(r.Tables, widgets.Table{Columns: cols, Rows: rows})
+		}
+		return r
 	}
-	err := table(widgets.TextValue(strings.Repeat("a", 100)), widgets.KindText).Validate()
-	require.ErrorIs(t, err, widgets.ErrMalformedResult)
-	var re *widgets.ResultError
-	require.ErrorAs(t, err, &re)
-	require.Equal(t, "result", re.Path)
-	require.Contains(t, re.Reason, fmt.Sprint("at most ", widgets.MaxResultBytes))
-
-	require.NoError(t, table(widgets.TextValue(strings.Repeat("a", 20)), widgets.KindText).Validate())
-	require.NoError(t, table(widgets.NumberValue(12.5), widgets.KindNumber).Validate())
+	for name, r := range map[string]widgets.Result{
+		"long texts":  tables(1, widgets.TextValue(strings.Repeat("a", 100)), widgets.KindText),
+		"empty cells": tables(widgets.MaxTables, widgets.Value{}, widgets.KindText),
+	} {
+		err := r.Validate()
+		require.ErrorIs(t, err, widgets.ErrMalformedResult, name)
+		var re *widgets.ResultError
+		require.ErrorAs(t, err, &re)
+		require.Equal(t, "result", re.Path)
+		require.Contains(t, re.Reason, fmt.Sprint("at most ", widgets.MaxResultBytes))
+	}
+	require.NoError(t, tables(1, widgets.TextValue(strings.Repeat("a", 20)), widgets.KindText).Validate())
+	require.NoError(t, tables(1, widgets.NumberValue(12.5), widgets.KindNumber).Validate())
 }
