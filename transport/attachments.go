@@ -95,16 +95,19 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 }
 
 // originAllowed reports whether r may upload as far as its Origin header
-// says, by the WebSocket handshake's rule: no Origin (not a browser), the
-// request's own host, or a host matching Config.OriginPatterns (a pattern
-// with "://" matches scheme://host).
+// says, by the rule coder/websocket applies to the handshake: no Origin
+// (not a browser), the request's own host, or a host matching
+// Config.OriginPatterns, case-insensitively (a pattern with "://" matches
+// scheme://host; an Origin without a host, such as "null", is matched
+// with an empty host, so only a pattern like "*" admits it). A malformed
+// pattern admits nothing.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
 	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+	if err != nil {
 		return false
 	}
 	if strings.EqualFold(u.Host, r.Host) {
@@ -115,7 +118,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		if strings.Contains(pattern, "://") {
 			target = u.Scheme + "://" + u.Host
 		}
-		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(target)); ok {
+		ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(target))
+		if err != nil {
+			return false
+		}
+		if ok {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,7 +13,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mosiachat/mosiachat/attendance"
@@ -232,5 +235,29 @@ func TestUploadChecksTheOrigin(t *testing.T) {
 	for _, o := range []string{e.http.URL, "https://painel.mosia.example"} {
 		resp, eb, _ := e.upload("beneficiary", "b1", conv.ID, "x.pdf", bytes.NewReader(pdf), origin(o))
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %s", o, eb.Message)
+	}
+}
+
+// The upload's Origin rule is the WebSocket handshake's, pattern for
+// pattern: whatever coder/websocket admits to the handshake, the upload
+// admits, and whatever it refuses, the upload refuses.
+func TestUploadOriginRuleMatchesTheHandshake(t *testing.T) {
+	t.Parallel()
+	for _, patterns := range [][]string{nil, {"*"}, {"*.mosia.example"}, {"https://painel.mosia.example"}, {"[bad"}} {
+		e := newEnv(t, envOptions{cfg: func(c *transport.Config) { c.OriginPatterns = patterns }})
+		ben := e.dial("beneficiary", "b1")
+		conv, err := ben.Open(ctxT(t), "billing")
+		require.NoError(t, err)
+		for _, o := range []string{"null", "https://evil.example", "https://painel.mosia.example", "http://painel.mosia.example", e.http.URL, "%zz"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ws, _, err := websocket.Dial(ctx, e.wsURL(), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": header("beneficiary", "b2")["Authorization"], "Origin": {o}}})
+			cancel()
+			handshake := err == nil
+			if ws != nil {
+				ws.CloseNow()
+			}
+			resp, eb, _ := e.upload("beneficiary", "b1", conv.ID, "x.pdf", bytes.NewReader(pdf), func(r *http.Request) { r.Header.Set("Origin", o) })
+			require.Equal(t, handshake, resp.StatusCode == http.StatusCreated, "patterns %q, Origin %q: handshake %v, upload %d %s", patterns, o, handshake, resp.StatusCode, eb.Message)
+		}
 	}
 }

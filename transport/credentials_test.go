@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mosiachat/mosiachat/attendance"
 	"github.com/mosiachat/mosiachat/transport"
+	"github.com/mosiachat/mosiachat/transport/client"
 )
 
 // switchAuth is tokenAuth with revoked principals and an outage switch.
@@ -20,6 +24,7 @@ type switchAuth struct {
 	mu      sync.Mutex
 	revoked map[string]bool
 	down    bool
+	slow    bool // the lookup times out
 	calls   atomic.Int32
 }
 
@@ -31,6 +36,8 @@ func (a *switchAuth) authenticate(ctx context.Context, ev transport.Authenticate
 	switch {
 	case a.down:
 		return transport.AuthenticateReply{}, errors.Join(attendance.ErrUnavailable, errors.New("session store down"))
+	case a.slow:
+		return transport.AuthenticateReply{}, context.DeadlineExceeded
 	case err == nil && a.revoked[reply.Principal.ID]:
 		return transport.AuthenticateReply{}, errors.New("session revoked")
 	}
@@ -90,14 +97,17 @@ func TestAuthenticationOutageIsRetried(t *testing.T) {
 	conv, err := ben.Open(ctx, "billing")
 	require.NoError(t, err)
 
-	auth.set(func() { auth.down = true })
-	req, err := http.NewRequest(http.MethodGet, e.http.URL+"/attachments/0123456789abcdef0123456789abcdef", nil)
-	require.NoError(t, err)
-	req.Header = header("beneficiary", "b1")
-	resp, err := e.http.Client().Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	// A lookup that timed out is no refusal either.
+	for _, outage := range []func(){func() { auth.slow = true }, func() { auth.slow, auth.down = false, true }} {
+		auth.set(outage)
+		req, err := http.NewRequest(http.MethodGet, e.http.URL+"/attachments/0123456789abcdef0123456789abcdef", nil)
+		require.NoError(t, err)
+		req.Header = header("beneficiary", "b1")
+		resp, err := e.http.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	}
 
 	calls := auth.calls.Load()
 	e.srv.Disconnect(attendance.BeneficiaryPrincipal("b1"))
@@ -108,4 +118,29 @@ func TestAuthenticationOutageIsRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ben.Err())
 	ev.wait(t, "the message after the outage", func(r *recorder) bool { return len(r.texts(conv.ID)) == 1 })
+}
+
+// The first connection drops before its hello's reply and the
+// reconnection is refused: the client stops, and Dial returns the refusal
+// at once rather than waiting for its ctx.
+func TestDialReturnsARefusedReconnection(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			if c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{transport.Subprotocol}}); err == nil {
+				c.CloseNow()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"code":"unauthenticated","message":"revoked"}`))
+	}))
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), &client.Config{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	require.Nil(t, c)
+	requireClientCode(t, err, transport.CodeUnauthenticated)
 }

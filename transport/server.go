@@ -33,7 +33,9 @@ type AuthenticateReply struct {
 // returning an error: the caller gets 401 and code "unauthenticated", and
 // the Go client stops reconnecting (see client.Client.Err). An error
 // matching attendance.ErrUnavailable says the host cannot tell now (its
-// session store is down): the caller gets 503 "unavailable" and retries.
+// session store is down): the caller gets 503 "unavailable" and retries;
+// so does one matching context.DeadlineExceeded or context.Canceled while
+// the request itself is still alive (a lookup that timed out).
 // It may be called concurrently and should honour ctx.
 type AuthenticateFunc func(ctx context.Context, ev AuthenticateEvent) (AuthenticateReply, error)
 

@@ -128,7 +128,10 @@ func putReadBuffer(buf *bytes.Buffer) {
 
 func (s *Server) authenticate(r *http.Request) (p attendance.Principal, err error) {
 	reply, err := s.cfg.Authenticate(r.Context(), AuthenticateEvent{Request: r})
-	if errors.Is(err, attendance.ErrUnavailable) {
+	if errors.Is(err, attendance.ErrUnavailable) || r.Context().Err() == nil &&
+		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// The host could not tell (its session store is down or slow):
+		// not a refusal, which would stop the client for good.
 		s.log.Warn("transport: authentication unavailable", "remote", r.RemoteAddr, "err", err)
 		return attendance.Principal{}, fmt.Errorf("%w: authentication is unavailable; try again", attendance.ErrUnavailable)
 	}

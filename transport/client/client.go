@@ -215,6 +215,10 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 	case err := <-cl.refused:
 		cl.Close()
 		return nil, err
+	case <-cl.done:
+		// The first connection dropped before its hello's reply, and the
+		// reconnection was refused: the client stopped (see Err).
+		return nil, cl.Err()
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
