@@ -416,7 +416,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p attendance.P
 
 // attachmentFor builds the attachment of a send command from the blob
 // store, never from the client: the blob must have been uploaded by p to
-// that conversation. A BlobSweeper is told that a message references it.
+// that conversation. With a BlobSweeper, an upload older than half of
+// UnsentBlobTTL that no message references is refused (not_found): the
+// sweep, which takes those older than the TTL, then never meets a send.
 func (s *Server) attachmentFor(ctx context.Context, p attendance.Principal, convID, blobID string) (attendance.Attachment, error) {
 	if s.cfg.Blobs == nil {
 		return attendance.Attachment{}, fmt.Errorf("%w: attachments are not enabled", attendance.ErrInvalidArgument)
@@ -428,12 +430,36 @@ func (s *Server) attachmentFor(ctx context.Context, p attendance.Principal, conv
 	if info.ConversationID != convID || info.Uploader != p {
 		return attendance.Attachment{}, fmt.Errorf("%w: blob %s was not uploaded by %s to conversation %s", attendance.ErrForbidden, blobID, p.ID, convID)
 	}
-	if sw, ok := s.cfg.Blobs.(BlobSweeper); ok {
-		if err := sw.MarkSent(ctx, blobID); err != nil {
+	if sw, ok := s.cfg.Blobs.(BlobSweeper); ok && s.cfg.UnsentBlobTTL > 0 && s.cfg.Now().Sub(info.CreatedAt) > s.cfg.UnsentBlobTTL/2 {
+		sent, err := sw.Sent(ctx, blobID)
+		if err != nil {
 			return attendance.Attachment{}, err
+		}
+		if !sent {
+			return attendance.Attachment{}, fmt.Errorf("%w: upload %s is older than %s and was never sent; upload the file again", ErrBlobNotFound, blobID, s.cfg.UnsentBlobTTL/2)
 		}
 	}
 	return info.Attachment(), nil
+}
+
+// markSent tells a BlobSweeper that a message may reference blob id: the
+// send's outcome was success, or a failure that does not say the message
+// was not stored (a timeout, an unavailable store). A definite refusal
+// leaves the upload to the sweep.
+func (s *Server) markSent(ctx context.Context, id string, sendErr error) {
+	sw, ok := s.cfg.Blobs.(BlobSweeper)
+	if !ok {
+		return
+	}
+	for _, refused := range []error{attendance.ErrForbidden, attendance.ErrInvalidTransition, attendance.ErrNotFound,
+		attendance.ErrInvalidArgument, attendance.ErrEmptyMessage, attendance.ErrMessageTooLarge, attendance.ErrClosed} {
+		if errors.Is(sendErr, refused) {
+			return
+		}
+	}
+	if err := sw.MarkSent(context.WithoutCancel(ctx), id); err != nil {
+		s.log.Error("transport: an attachment that may be sent could not be marked; the sweep may remove it", "blob", id, "err", err)
+	}
 }
 
 // uploadBody is an upload's request body as the handler reads it. Before

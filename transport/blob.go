@@ -55,28 +55,37 @@ type BlobStore interface {
 
 // BlobSweeper is a BlobStore that can remove the uploads no message came
 // to reference, so that files uploaded and never sent do not pile up. When
-// Config.Blobs implements it (FSBlobStore does), the Server marks each
-// blob a send command uses, before the message is stored, and sweeps every
-// so often (see Config.UnsentBlobTTL).
+// Config.Blobs implements it (FSBlobStore does), the Server refuses to
+// send an unmarked upload older than half of Config.UnsentBlobTTL, marks
+// each blob once a send of it may have stored its message, and sweeps
+// every so often. A host that stores messages with attachments itself,
+// not through a send command, calls MarkSent for their blobs.
 type BlobSweeper interface {
 	// MarkSent records that a message references blob id, so that Sweep
 	// keeps it for good. It returns an error matching ErrBlobNotFound when
-	// the blob is gone (swept).
+	// the blob is gone.
 	MarkSent(ctx context.Context, id string) error
+	// Sent reports whether MarkSent was called for blob id.
+	Sent(ctx context.Context, id string) (bool, error)
 	// Sweep removes the blobs created before cutoff that were never marked
-	// sent, and the leftovers of uploads that never finished, and returns
-	// how many blobs it removed.
+	// sent, and returns how many it removed. It keeps the blobs a store
+	// held before it could sweep (they may be referenced by messages that
+	// were never marked), and may remove other leftovers (of uploads or
+	// deletions that a crash interrupted).
 	Sweep(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // FSBlobStore is a BlobStore in a directory of the local file system: each
 // blob is <id>.blob with its metadata in <id>.json, and <id>.sent once a
 // message references it. Bytes are streamed to a temporary file and
-// renamed into place only when complete.
+// renamed into place only when complete. The file .sweep-epoch, written
+// the first time the directory is opened by a version that sweeps, keeps
+// Sweep off the blobs that were there before.
 //
-// Its MarkSent and Sweep exclude each other within a process; processes
-// sharing one directory could race on one blob only when a send uses an
-// upload exactly as old as the sweep's cutoff.
+// Its MarkSent and Sweep exclude each other within a process. Processes
+// sharing one directory rely on the Server's rule that an upload older
+// than half of the TTL is never sent, so the sweep (which takes only those
+// older than the TTL) cannot meet a send.
 type FSBlobStore struct {
 	dir string
 	mu  sync.Mutex // MarkSent against Sweep's check and delete
@@ -87,6 +96,14 @@ var (
 	_ BlobSweeper = (*FSBlobStore)(nil)
 )
 
+// epochFile marks when the directory came under sweeping.
+const epochFile = ".sweep-epoch"
+
+// leftoverAge is how old a leftover (a temporary file, an orphan part of a
+// blob) must be before Sweep removes it: far older than any upload in
+// progress can be.
+const leftoverAge = 24 * time.Hour
+
 // NewFSBlobStore returns a store in dir, creating it (mode 0700) if needed.
 func NewFSBlobStore(dir string) (*FSBlobStore, error) {
 	if dir == "" {
@@ -94,6 +111,13 @@ func NewFSBlobStore(dir string) (*FSBlobStore, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("transport: create blob directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, epochFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case !errors.Is(err, os.ErrExist):
+		return nil, fmt.Errorf("transport: blob directory: %w", err)
 	}
 	return &FSBlobStore{dir: dir}, nil
 }
@@ -239,45 +263,84 @@ func (s *FSBlobStore) MarkSent(ctx context.Context, id string) error {
 	return f.Close()
 }
 
+// Sent implements BlobSweeper.
+func (s *FSBlobStore) Sent(ctx context.Context, id string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if _, _, err := s.paths(id); err != nil {
+		return false, err
+	}
+	_, err := os.Stat(s.sentPath(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("transport: blob sent mark: %w", err)
+}
+
 // Sweep implements BlobSweeper: it removes the blobs whose metadata was
-// written before cutoff and that have no .sent mark, and the temporary
-// files of uploads last written before cutoff.
+// written before cutoff (and after .sweep-epoch) that have no .sent mark,
+// and leftovers older than a day: temporary files of uploads and of
+// metadata, and the parts of blobs (bytes, mark) whose metadata is gone.
 func (s *FSBlobStore) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+	epoch, err := os.Stat(filepath.Join(s.dir, epochFile))
+	if err != nil {
+		return 0, fmt.Errorf("transport: sweep blobs: %w", err)
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, fmt.Errorf("transport: sweep blobs: %w", err)
 	}
+	old := time.Now().Add(-leftoverAge)
 	removed := 0
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return removed, err
 		}
 		name := e.Name()
-		if strings.HasPrefix(name, uploadPrefix) {
-			// An upload's temporary file outlives it only if the process
-			// died during the upload.
-			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
-				os.Remove(filepath.Join(s.dir, name))
+		if id, ok := strings.CutSuffix(name, ".json"); ok && blobIDPattern.MatchString(id) {
+			gone, err := s.sweepOne(ctx, id, cutoff, epoch.ModTime())
+			if err != nil {
+				return removed, err
+			}
+			if gone {
+				removed++
 			}
 			continue
 		}
-		id, ok := strings.CutSuffix(name, ".json")
-		if !ok || !blobIDPattern.MatchString(id) {
-			continue
-		}
-		gone, err := s.sweepOne(ctx, id, cutoff)
-		if err != nil {
-			return removed, err
-		}
-		if gone {
-			removed++
+		if s.leftover(name) {
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(old) {
+				os.Remove(filepath.Join(s.dir, name))
+			}
 		}
 	}
 	return removed, nil
 }
 
-// sweepOne removes blob id if it is older than cutoff and not marked sent.
-func (s *FSBlobStore) sweepOne(ctx context.Context, id string, cutoff time.Time) (bool, error) {
+// leftover reports whether name is a temporary file, or a blob's bytes or
+// sent mark without its metadata (what a crash or a deletion racing a mark
+// leaves).
+func (s *FSBlobStore) leftover(name string) bool {
+	if strings.HasPrefix(name, uploadPrefix) || strings.HasSuffix(name, ".json.tmp") {
+		return true
+	}
+	id, ok := strings.CutSuffix(name, ".blob")
+	if !ok {
+		id, ok = strings.CutSuffix(name, ".sent")
+	}
+	if !ok || !blobIDPattern.MatchString(id) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(s.dir, id+".json"))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// sweepOne removes blob id if its metadata was written before cutoff and
+// not before epoch, and it is not marked sent.
+func (s *FSBlobStore) sweepOne(ctx context.Context, id string, cutoff, epoch time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := os.Stat(s.sentPath(id)); err == nil {
@@ -285,8 +348,8 @@ func (s *FSBlobStore) sweepOne(ctx context.Context, id string, cutoff time.Time)
 	}
 	_, metaPath, _ := s.paths(id)
 	fi, err := os.Stat(metaPath)
-	if err != nil || !fi.ModTime().Before(cutoff) {
-		return false, nil // gone meanwhile, or young
+	if err != nil || !fi.ModTime().Before(cutoff) || fi.ModTime().Before(epoch) {
+		return false, nil // gone meanwhile, young, or older than sweeping
 	}
 	return true, s.Delete(ctx, id)
 }

@@ -130,8 +130,10 @@ type Config struct {
 	// UnsentBlobTTL is how long an upload that no message references is
 	// kept: when Blobs implements BlobSweeper (FSBlobStore does), the
 	// server removes such uploads once they are this old, checking every
-	// UnsentBlobTTL/2 (at least once an hour). Negative keeps them. A
-	// client should send its upload within this time. Defaults to 24h.
+	// UnsentBlobTTL/2 (at least once an hour), and refuses to send one
+	// older than UnsentBlobTTL/2 (not_found: upload it again), so that the
+	// sweep never meets a send. Negative keeps every upload. Defaults to
+	// 24h.
 	UnsentBlobTTL time.Duration
 
 	// Logger receives operational logs, never message bodies. Defaults to
@@ -302,11 +304,12 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// sweepBlobs removes, every UnsentBlobTTL/2 (at least hourly), the uploads
-// no message came to reference within UnsentBlobTTL.
+// sweepBlobs removes, every UnsentBlobTTL/2 (at least hourly, at most
+// every 10ms), the uploads no message came to reference within
+// UnsentBlobTTL.
 func (s *Server) sweepBlobs(ctx context.Context, sw BlobSweeper) {
 	defer s.wg.Done()
-	t := time.NewTicker(min(s.cfg.UnsentBlobTTL/2, time.Hour))
+	t := time.NewTicker(max(min(s.cfg.UnsentBlobTTL/2, time.Hour), 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {

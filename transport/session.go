@@ -406,6 +406,9 @@ func (ss *Session) send(ctx context.Context, a SendParams) (*attendance.Message,
 		sp.Attachment = &att
 	}
 	m, err := ss.srv.eng.Send(ctx, ss.p, sp)
+	if sp.Attachment != nil {
+		ss.srv.markSent(ctx, sp.Attachment.BlobID, err)
+	}
 	if err != nil {
 		return nil, err
 	}
