@@ -666,7 +666,9 @@ func TestHungProviderIsNotCalledAgain(t *testing.T) {
 			return widgets.Result{Note: "ok"}, nil
 		}),
 	}))
-	require.NoError(t, h.reg.Register(widgets.Widget{ID: "fast", Title: "Rápido", Provider: staticProvider("")}))
+	// The fast widget's own timeout is long: on a loaded machine even an
+	// instant provider can miss 5ms.
+	require.NoError(t, h.reg.Register(widgets.Widget{ID: "fast", Title: "Rápido", Provider: staticProvider(""), Timeout: time.Minute}))
 	fetch := func(conv string) []widgets.WidgetResult {
 		res, err := h.reg.Fetch(t.Context(), widgets.FetchParams{Principal: agentAna, Profile: attendance.Profile{Widgets: []string{"slow", "fast"}}, ConversationID: conv})
 		require.NoError(t, err)
@@ -700,7 +702,9 @@ func TestHungProviderIsNotCalledAgain(t *testing.T) {
 		res := fetch("c9")
 		return res[0].Err == nil && res[0].Result.Note == "ok"
 	}, 10*time.Second, time.Millisecond, "once the abandoned calls return, the provider is called again")
-	require.Equal(t, int64(4), calls.Load())
+	// At least once more (a loaded machine may make the new call miss its
+	// 5ms too, and the next one answer).
+	require.GreaterOrEqual(t, calls.Load(), int64(4))
 }
 
 // TestProviderContextErrorIsAProviderError: a provider's own error is a
