@@ -107,7 +107,7 @@ func TestFSBlobStoreSweep(t *testing.T) {
 // (not_found), so the sweep never meets a send.
 func TestUnsentUploadsAreSwept(t *testing.T) {
 	t.Parallel()
-	const ttl = 2 * time.Second
+	const ttl = 4 * time.Second // sends right after an upload must come within ttl/2, even on a loaded machine
 	e := newEnv(t, envOptions{cfg: func(c *transport.Config) { c.UnsentBlobTTL = ttl }})
 	ctx := ctxT(t)
 	ben := e.dial("beneficiary", "b1")
