@@ -126,9 +126,10 @@ type OpenParams struct {
 
 // Open starts a conversation for a beneficiary on a subject; the subject
 // decides the queue and the priority. It is offered at once if an agent has
-// room. A beneficiary's Opens are serialized within the engine, so that they
-// do not pass Config.MaxOpenPerBeneficiary together (across engines they
-// still may: the store does not check the limit).
+// room. A beneficiary with Config.MaxOpenPerBeneficiary open conversations
+// gets ErrLimit: the store counts them in the same atomic step as the
+// insert, so concurrent Opens cannot pass the limit together, whatever the
+// number of engines.
 func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conversation, error) {
 	if err := validPrincipal(p); err != nil {
 		return Conversation{}, err
@@ -161,16 +162,9 @@ func (e *Engine) Open(ctx context.Context, p Principal, params OpenParams) (Conv
 }
 
 // create stores Open's conversation, or returns the one an earlier Open
-// with the same idempotency key stored (created false). It holds the
-// beneficiary's lock from the count of their open conversations to the
-// write.
+// with the same idempotency key stored (created false).
 func (e *Engine) create(ctx context.Context, p Principal, subj Subject, params OpenParams) (c Conversation, created bool, err error) {
 	id := e.cfg.NewID()
-	unlock, err := e.opening.lock(ctx, p.ID)
-	if err != nil {
-		return Conversation{}, false, err
-	}
-	defer unlock()
 	if params.IdempotencyKey != "" {
 		// The same beneficiary and key always name the same conversation, so
 		// the store's unique ID turns a retry into a lookup.
@@ -180,13 +174,6 @@ func (e *Engine) create(ctx context.Context, p Principal, subj Subject, params O
 		if c, err := e.store.GetConversation(ctx, id); err == nil {
 			return c, false, nil
 		}
-	}
-	open, err := e.store.ListConversations(ctx, ListConversationsFilter{BeneficiaryID: p.ID, States: []State{StateQueued, StateOffered, StateActive}})
-	if err != nil {
-		return Conversation{}, false, err
-	}
-	if len(open) >= e.cfg.MaxOpenPerBeneficiary {
-		return Conversation{}, false, fmt.Errorf("%w: beneficiary already has %d open conversations", ErrLimit, len(open))
 	}
 	now := e.cfg.Now()
 	c = Conversation{
@@ -204,7 +191,7 @@ func (e *Engine) create(ctx context.Context, p Principal, subj Subject, params O
 	}
 	opened := e.systemMessage(id, Event{Type: EventOpened, To: StateQueued, QueueID: subj.QueueID}, now)
 	opened.Sender = p
-	c, _, err = e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened})
+	c, _, err = e.store.CreateConversation(ctx, CreateConversationParams{Conversation: c, Opened: opened, MaxOpen: e.cfg.MaxOpenPerBeneficiary})
 	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
 		// A concurrent retry (through another engine) created it first.
 		c, err := e.reread(ctx, id)

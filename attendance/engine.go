@@ -31,7 +31,8 @@ type Config struct {
 	// MaxNoteBytes caps transfer and finalize notes. Defaults to 1024.
 	MaxNoteBytes int
 	// MaxOpenPerBeneficiary caps a beneficiary's conversations that are not
-	// finalized or abandoned (ErrLimit beyond). Defaults to 3.
+	// finalized or abandoned (ErrLimit beyond), counted by the store as it
+	// creates one, so several engines keep it too. Defaults to 3.
 	MaxOpenPerBeneficiary int
 	// DefaultOfferTimeout applies to profiles without an OfferTimeout.
 	// Defaults to 30s.
@@ -92,8 +93,6 @@ type Engine struct {
 
 	subsMu sync.Mutex
 	subs   map[*Subscription]bool
-
-	opening keyedMutex // per beneficiary: Open counts, then writes
 
 	// detached: Stop unsubscribed the engine from the bus and no Start has
 	// subscribed it again. Written with both dirtyMu and subsMu held (in

@@ -513,29 +513,43 @@ func TestAwayWithACancelledContextTakesBackOffers(t *testing.T) {
 	}), "%s was not told of the offer", other)
 }
 
-// Concurrent Opens by one beneficiary keep MaxOpenPerBeneficiary.
+// Concurrent Opens by one beneficiary keep MaxOpenPerBeneficiary, through
+// one engine and through several on one store (the store counts and
+// inserts in one step; storagetest checks each backend).
 func TestConcurrentOpensKeepTheLimit(t *testing.T) {
 	ctx := context.Background()
-	hs, e := hooked(t, newClock(), func(c *attendance.Config) { c.MaxOpenPerBeneficiary = 1 })
-	second := make(chan error, 1)
-	done := make(chan struct{})
-	hs.afterListBen = func(attendance.ListConversationsFilter) {
-		// The first Open has counted; a second one starts now and either
-		// runs to its end (it counted too) or waits for the first.
-		go func() {
-			defer close(done)
-			_, err := e.Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "boleto"})
-			second <- err
-		}()
-		waitBlocked(t, "attendance.(*Engine).Open", 1, done)
+	store := newStore()
+	var engines []*attendance.Engine
+	for k := range 3 {
+		cfg := testConfig(newClock())
+		cfg.MaxOpenPerBeneficiary = 2
+		var n atomic.Int64
+		cfg.NewID = func() string { return fmt.Sprintf("e%d-%06d", k, n.Add(1)) } // distinct across engines
+		e, err := attendance.New(store, cfg)
+		require.NoError(t, err)
+		engines = append(engines, e)
 	}
-	_, err := e.Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+	var wg sync.WaitGroup
+	var opened, limited atomic.Int64
+	for i := range 12 {
+		wg.Go(func() {
+			_, err := engines[i%len(engines)].Open(ctx, benefP("maria"), attendance.OpenParams{SubjectID: "duvida"})
+			switch {
+			case err == nil:
+				opened.Add(1)
+			case errors.Is(err, attendance.ErrLimit):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(2), opened.Load())
+	require.Equal(t, int64(10), limited.Load())
+	cs, err := store.ListConversations(ctx, attendance.ListConversationsFilter{BeneficiaryID: "maria"})
 	require.NoError(t, err)
-	<-done
-	require.ErrorIs(t, <-second, attendance.ErrLimit)
-	cs, err := hs.Store.ListConversations(ctx, attendance.ListConversationsFilter{BeneficiaryID: "maria"})
-	require.NoError(t, err)
-	require.Len(t, cs, 1, "the limit is 1")
+	require.Len(t, cs, 2, "the limit is 2")
 }
 
 // Coalescing orders states by the transitions that set them, not by the

@@ -36,7 +36,10 @@ type Store interface {
 	SetPresence(ctx context.Context, params SetPresenceParams) (Agent, error)
 
 	// CreateConversation stores a new queued conversation with its "opened"
-	// system message as Seq 1. A duplicate ID is ErrConflict.
+	// system message as Seq 1. A duplicate ID is ErrConflict. When
+	// params.MaxOpen is positive and the beneficiary already has that many
+	// conversations queued, offered or active, it is ErrLimit, counted in
+	// the same atomic step as the insert (whatever the number of engines).
 	CreateConversation(ctx context.Context, params CreateConversationParams) (Conversation, Message, error)
 	// GetConversation returns one conversation or ErrNotFound.
 	GetConversation(ctx context.Context, id string) (Conversation, error)
@@ -100,6 +103,9 @@ type SetPresenceParams struct {
 type CreateConversationParams struct {
 	Conversation Conversation
 	Opened       Message
+	// MaxOpen, if positive, caps the beneficiary's open conversations
+	// (queued, offered or active) the new one would join.
+	MaxOpen int
 }
 
 // ListConversationsFilter selects conversations; zero fields match all.

@@ -140,7 +140,8 @@ func (s *Store) SetPresence(ctx context.Context, params attendance.SetPresencePa
 // system message as Seq 1 (the store sets the message's ConversationID, Seq
 // and Kind). The conversation must be queued, at Version 0, with no agent;
 // IDs, BeneficiaryID and QueueID must be set (ErrInvalidArgument). A
-// duplicate ID is ErrConflict.
+// duplicate ID is ErrConflict; a beneficiary with params.MaxOpen open
+// conversations already is ErrLimit.
 func (s *Store) CreateConversation(ctx context.Context, params attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
@@ -154,6 +155,18 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	defer s.mu.Unlock()
 	if _, ok := s.convs[c.ID]; ok {
 		return attendance.Conversation{}, attendance.Message{}, fmt.Errorf("memory: create conversation %q: ID already exists: %w", c.ID, attendance.ErrConflict)
+	}
+	if params.MaxOpen > 0 {
+		open := 0
+		for _, other := range s.byBeneficiary[c.BeneficiaryID] {
+			if !other.conv.State.Terminal() {
+				open++
+			}
+		}
+		if open >= params.MaxOpen {
+			return attendance.Conversation{}, attendance.Message{}, fmt.Errorf("memory: create conversation %q: beneficiary %q already has %d open conversations: %w",
+				c.ID, c.BeneficiaryID, open, attendance.ErrLimit)
+		}
 	}
 	c, msg := rules.Created(c, params.Opened, nil)
 	created := &conversation{

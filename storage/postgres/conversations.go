@@ -24,7 +24,9 @@ func conversationArgs(c attendance.Conversation) []any {
 // system message as Seq 1 (the store sets the message's ConversationID, Seq
 // and Kind), in one statement. The conversation must be queued, at Version
 // 0, with no agent; IDs, BeneficiaryID and QueueID must be set
-// (ErrInvalidArgument). A duplicate ID is ErrConflict.
+// (ErrInvalidArgument). A duplicate ID is ErrConflict. With
+// params.MaxOpen, a transaction holding a lock on the beneficiary counts
+// their open conversations first (ErrLimit when there are that many).
 func (s *Store) CreateConversation(ctx context.Context, params attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
 	if err := s.check(ctx); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
@@ -40,8 +42,34 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	}
 	// The message's conversation ID and Seq come from the conversation row.
 	args := append(conversationArgs(c), margs[2:]...)
-	if _, err := s.pool.Exec(ctx, s.q.createConversation, args...); err != nil {
-		return attendance.Conversation{}, attendance.Message{}, translate(fmt.Sprintf("create conversation %q", c.ID), err)
+	what := fmt.Sprintf("create conversation %q", c.ID)
+	if params.MaxOpen <= 0 {
+		if _, err := s.pool.Exec(ctx, s.q.createConversation, args...); err != nil {
+			return attendance.Conversation{}, attendance.Message{}, translate(what, err)
+		}
+		return c, rules.NormMessage(msg), nil
+	}
+	// The beneficiary's lock (held to the commit) lines up the creations
+	// that count their open conversations, whatever the engine, so the
+	// count each one reads includes the others'.
+	err = s.inTx(ctx, what, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "mosiachat open "+s.cfg.Schema+" "+c.BeneficiaryID); err != nil {
+			return translate(what+": lock", err)
+		}
+		var open int
+		if err := tx.QueryRow(ctx, s.q.countOpen, c.BeneficiaryID).Scan(&open); err != nil {
+			return translate(what, err)
+		}
+		if open >= params.MaxOpen {
+			return fmt.Errorf("postgres: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open, attendance.ErrLimit)
+		}
+		if _, err := tx.Exec(ctx, s.q.createConversation, args...); err != nil {
+			return translate(what, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return attendance.Conversation{}, attendance.Message{}, err
 	}
 	return c, rules.NormMessage(msg), nil
 }

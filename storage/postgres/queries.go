@@ -9,8 +9,8 @@ type queries struct {
 	addLoad, subtractLoad                                                    string
 	listAgents                                                               string
 
-	createConversation, getConversation, lockConversation, updateConversation string
-	listConversations                                                         string
+	createConversation, getConversation, countOpen, lockConversation, updateConversation string
+	listConversations                                                                    string
 
 	insertMessage, appendMessage, conversationState, findIdempotent, listMessages string
 	conversationExists                                                            string
@@ -51,7 +51,9 @@ func newQueries(schema string) queries {
 				RETURNING id)
 			INSERT INTO {{s}}.messages (` + msgCols + `)
 			SELECT c.id, 1, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb, $27, $28::timestamptz FROM c`,
-		getConversation:  `SELECT ` + convCols + ` FROM {{s}}.conversations WHERE id = $1`,
+		getConversation: `SELECT ` + convCols + ` FROM {{s}}.conversations WHERE id = $1`,
+		countOpen: `SELECT count(*) FROM {{s}}.conversations
+			WHERE beneficiary_id = $1 AND state IN ('queued', 'offered', 'active')`,
 		lockConversation: `SELECT ` + convCols + ` FROM {{s}}.conversations WHERE id = $1 FOR UPDATE`,
 		updateConversation: `UPDATE {{s}}.conversations SET
 			state = $2, agent_id = $3, last_agent_id = $4, queue_id = $5, offer_deadline = $6,
@@ -105,7 +107,7 @@ func newQueries(schema string) queries {
 	for _, p := range []*string{
 		&q.upsertAgent, &q.deleteAgentQueues, &q.insertAgentQueues, &q.setPresence, &q.getAgent,
 		&q.addLoad, &q.subtractLoad, &q.listAgents,
-		&q.createConversation, &q.getConversation, &q.lockConversation, &q.updateConversation, &q.listConversations,
+		&q.createConversation, &q.getConversation, &q.countOpen, &q.lockConversation, &q.updateConversation, &q.listConversations,
 		&q.insertMessage, &q.appendMessage, &q.conversationState, &q.findIdempotent, &q.listMessages,
 		&q.conversationExists, &q.lastSeq, &q.upsertMark, &q.getMark, &q.readMarks,
 	} {

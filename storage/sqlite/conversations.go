@@ -13,6 +13,7 @@ const (
 	qInsertConversation = `INSERT INTO conversations (` + convCols + `)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)`
 	qGetConversation    = `SELECT ` + convCols + ` FROM conversations WHERE id = ?1`
+	qCountOpen          = `SELECT count(*) FROM conversations WHERE beneficiary_id = ?1 AND state IN ('queued', 'offered', 'active')`
 	qUpdateConversation = `UPDATE conversations SET
 		state = ?2, agent_id = ?3, last_agent_id = ?4, queue_id = ?5, offer_deadline = ?6,
 		transfer_note = ?7, final_reason = ?8, final_note = ?9, last_seq = ?10, version = ?11, updated_at = ?12
@@ -30,7 +31,8 @@ func conversationArgs(c attendance.Conversation) []any {
 // system message as Seq 1 (the store sets the message's ConversationID, Seq
 // and Kind). The conversation must be queued, at Version 0, with no agent;
 // IDs, BeneficiaryID and QueueID must be set (ErrInvalidArgument). A
-// duplicate ID is ErrConflict.
+// duplicate ID is ErrConflict; a beneficiary with params.MaxOpen open
+// conversations already is ErrLimit.
 func (s *Store) CreateConversation(ctx context.Context, params attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
 	c := params.Conversation
 	if err := rules.NewConversation(pkg, c, params.Opened); err != nil {
@@ -43,6 +45,16 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	}
 	err = s.w.do(ctx, func(t *wtx) error {
 		what := fmt.Sprintf("create conversation %q", c.ID)
+		if params.MaxOpen > 0 {
+			// The single writer makes the count and the insert one step.
+			var open int
+			if err := t.queryRow(qCountOpen, c.BeneficiaryID).Scan(&open); err != nil {
+				return translate(what, err)
+			}
+			if open >= params.MaxOpen {
+				return fmt.Errorf("sqlite: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open, attendance.ErrLimit)
+			}
+		}
 		if _, err := t.exec(qInsertConversation, conversationArgs(c)...); err != nil {
 			return translate(what, err)
 		}

@@ -31,7 +31,7 @@ const (
 // writeStatements are prepared once on the write connection.
 var writeStatements = []string{
 	qUpsertAgent, qDeleteAgentQueues, qInsertAgentQueue, qSetPresence, qGetAgent, qAddLoad, qSubtractLoad,
-	qInsertConversation, qGetConversation, qUpdateConversation, qInsertMessage,
+	qInsertConversation, qGetConversation, qCountOpen, qUpdateConversation, qInsertMessage,
 	qConversationSeq, qFindIdempotent, qSetLastSeq, qUpsertMark, qGetMark,
 }
 

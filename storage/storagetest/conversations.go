@@ -1,6 +1,9 @@
 package storagetest
 
 import (
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +51,56 @@ func (s suite) conversations(t *testing.T) {
 		_, _, err := f.s.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: dup, Opened: openedMessage(dup)})
 		require.ErrorIs(t, err, attendance.ErrConflict)
 		f.requireUnchanged(before)
+	})
+
+	s.run(t, "CreateKeepsMaxOpen", func(t *testing.T, f *fixture) {
+		ben := newID("ben")
+		create := func(maxOpen int) (attendance.Conversation, error) {
+			c := f.newConversation(func(c *attendance.Conversation) { c.BeneficiaryID = ben })
+			got, _, err := f.s.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: c, Opened: openedMessage(c), MaxOpen: maxOpen})
+			return got, err
+		}
+		first, err := create(2)
+		require.NoError(t, err)
+		_, err = create(2)
+		require.NoError(t, err)
+		_, err = create(2)
+		require.ErrorIs(t, err, attendance.ErrLimit, "a third open conversation")
+		_, err = create(0)
+		require.NoError(t, err, "no limit")
+
+		// A finished conversation no longer counts.
+		a := f.onlineAgent(1)
+		f.activate(first.ID, a.ID)
+		f.transition(finalizeParams(first.ID, a.ID))
+		_, err = create(3)
+		require.NoError(t, err)
+		cs, err := f.s.ListConversations(f.ctx, attendance.ListConversationsFilter{BeneficiaryID: ben})
+		require.NoError(t, err)
+		require.Len(t, cs, 4, "the refused creation stored nothing")
+
+		// Concurrent creations for one beneficiary pass the limit together
+		// never: exactly MaxOpen of them win.
+		other := newID("ben")
+		var wg sync.WaitGroup
+		var won, limited atomic.Int32
+		for range 16 {
+			wg.Go(func() {
+				c := f.newConversation(func(c *attendance.Conversation) { c.BeneficiaryID = other })
+				_, _, err := f.s.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: c, Opened: openedMessage(c), MaxOpen: 3})
+				switch {
+				case err == nil:
+					won.Add(1)
+				case errors.Is(err, attendance.ErrLimit):
+					limited.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(3), won.Load())
+		require.Equal(t, int32(13), limited.Load())
 	})
 
 	s.run(t, "CreateRejectsInvalid", func(t *testing.T, f *fixture) {
