@@ -43,7 +43,8 @@ type BRL int64
 
 // Reais returns the amount for a number of whole reais and centavos, e.g.
 // Reais(123, 45) is R$ 123,45. For negative amounts pass a negative reais
-// and a non-negative centavos: Reais(-1, 50) is -R$ 1,50.
+// and a non-negative centavos: Reais(-1, 50) is -R$ 1,50; under one real,
+// negative centavos: Reais(0, -50) is -R$ 0,50 (as is BRL(-50)).
 func Reais(reais int64, centavos int64) BRL {
 	if reais < 0 {
 		return BRL(reais*100 - centavos)

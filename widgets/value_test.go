@@ -26,6 +26,7 @@ func TestBRLString(t *testing.T) {
 		{-150, "-R$ 1,50"},
 		{widgets.Reais(1234, 5), "R$ 1.234,05"},
 		{widgets.Reais(-1, 50), "-R$ 1,50"},
+		{widgets.Reais(0, -50), "-R$ 0,50"},
 		{math.MinInt64, "-R$ 92.233.720.368.547.758,08"},
 	} {
 		require.Equal(t, tc.want, tc.in.String(), "%d", int64(tc.in))
