@@ -171,3 +171,31 @@ func TestStaleQueuedNotificationAfterSubscribe(t *testing.T) {
 		require.NotEqual(t, attendance.NotifyQueue, n.Kind, "a stale notification made maria wait in the queue again")
 	}
 }
+
+// A supervisor who watches a chat stays silent: no typing indicators, no
+// read marks (the beneficiary would see them); once the chat is theirs,
+// they take part like an agent.
+func TestWatchingSupervisorStaysSilent(t *testing.T) {
+	ctx := context.Background()
+	eng, err := attendance.New(memory.New(), testConfig(newClock()))
+	require.NoError(t, err)
+	c := servedByAna(t, eng)
+	sue := attendance.SupervisorPrincipal("sue")
+	require.ErrorIs(t, eng.Typing(ctx, sue, c.ID, true), attendance.ErrForbidden)
+	_, err = eng.MarkRead(ctx, sue, c.ID, c.LastSeq)
+	require.ErrorIs(t, err, attendance.ErrForbidden)
+	marks, err := eng.ReadMarks(ctx, sue, c.ID)
+	require.NoError(t, err, "watching still reads the marks")
+	require.Empty(t, marks)
+
+	// Transferred to sue, who serves the queue: now a participant.
+	_, err = eng.UpsertAgent(ctx, attendance.AgentParams{ID: "sue", Profile: attendance.Profile{Max: 3, Queues: []string{"geral"}}})
+	require.NoError(t, err)
+	_, err = eng.SetPresence(ctx, agentP("sue"), attendance.PresenceOnline)
+	require.NoError(t, err)
+	_, err = eng.Transfer(ctx, agentP("ana"), attendance.TransferParams{ConversationID: c.ID, AgentID: "sue"})
+	require.NoError(t, err)
+	require.NoError(t, eng.Typing(ctx, sue, c.ID, true))
+	_, err = eng.MarkRead(ctx, sue, c.ID, 1)
+	require.NoError(t, err)
+}

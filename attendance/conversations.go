@@ -296,13 +296,14 @@ func (e *Engine) Messages(ctx context.Context, p Principal, conversationID strin
 
 // Typing announces that p started (active) or stopped typing in a
 // conversation, to the subscribers of every engine on the bus (a
-// NotifyTyping notification); nothing is stored. p must read the
-// conversation, which must not be finalized or abandoned.
+// NotifyTyping notification); nothing is stored. p must take part in the
+// conversation (a supervisor who only watches it is ErrForbidden), which
+// must not be finalized or abandoned.
 func (e *Engine) Typing(ctx context.Context, p Principal, conversationID string, active bool) error {
 	if p.Role == RoleSystem {
 		return fmt.Errorf("%w: the system principal does not type", ErrForbidden)
 	}
-	c, err := e.conversationFor(ctx, p, conversationID, false)
+	c, err := e.participantFor(ctx, p, conversationID)
 	if err != nil {
 		return err
 	}
@@ -319,9 +320,25 @@ func (e *Engine) Typing(ctx context.Context, p Principal, conversationID string,
 	return nil
 }
 
-// MarkRead records that p has read a conversation up to seq (read receipts).
+// participantFor is conversationFor for what only a conversation's
+// participants do (typing indicators, read marks): its beneficiary, or the
+// agent or supervisor it is offered or assigned to. A supervisor who only
+// watches is forbidden, so that watching stays silent.
+func (e *Engine) participantFor(ctx context.Context, p Principal, id string) (Conversation, error) {
+	c, err := e.conversationFor(ctx, p, id, false)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if p.Role == RoleSupervisor && !(c.AgentID == p.ID && c.State.HoldsAgent()) {
+		return Conversation{}, fmt.Errorf("%w: supervisor %s watches conversation %s without taking part: no typing indicators or read marks", ErrForbidden, p.ID, id)
+	}
+	return c, nil
+}
+
+// MarkRead records that p, a participant, has read a conversation up to
+// seq (read receipts); a supervisor who only watches it is ErrForbidden.
 func (e *Engine) MarkRead(ctx context.Context, p Principal, conversationID string, seq int64) (ReadMark, error) {
-	c, err := e.conversationFor(ctx, p, conversationID, false)
+	c, err := e.participantFor(ctx, p, conversationID)
 	if err != nil {
 		return ReadMark{}, err
 	}
