@@ -218,7 +218,10 @@ func Dial(ctx context.Context, url string, cfg *Config) (*Client, error) {
 	case <-cl.done:
 		// The first connection dropped before its hello's reply, and the
 		// reconnection was refused: the client stopped (see Err).
-		return nil, cl.Err()
+		if err := cl.Err(); err != nil {
+			return nil, err
+		}
+		return nil, ErrClosed
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
