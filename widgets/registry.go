@@ -602,7 +602,7 @@ type cacheEntry struct {
 	size    int // result.size()
 }
 
-// cache is a small TTL map bounded in entries and in bytes of content. A
+// cache is a small TTL map bounded in entries and in result size. A
 // min-heap by expiry sits beside the map, so making room in a full cache
 // (expired entries first, then those closest to expiry) costs O(log n) per
 // entry removed instead of a scan of every entry.
