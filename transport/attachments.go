@@ -65,6 +65,7 @@ func (s *Server) AttachmentHandler() http.Handler {
 }
 
 func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // an upload's ReadTimeout counts from here
 	if _, ok := s.running(); !ok {
 		writeHTTPError(w, ErrServerClosed)
 		return
@@ -85,7 +86,7 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPost:
-		s.serveUpload(w, r, p)
+		s.serveUpload(w, r, p, start)
 	case http.MethodGet, http.MethodHead:
 		s.download(w, r, p)
 	default:
@@ -129,11 +130,12 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// serveUpload runs an upload and answers it. The upload's slot is released
-// and its body finished (see uploadBody.finish) before the answer is
-// written, so a client that has its answer may upload again.
-func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, p attendance.Principal) {
-	body := newUploadBody(w, r, s.cfg.UploadIdleTimeout)
+// serveUpload runs an upload, whose handler started at start, and answers
+// it. The upload's slot is released and its body finished (see
+// uploadBody.finish) before the answer is written, so a client that has its
+// answer may upload again.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, p attendance.Principal, start time.Time) {
+	body := newUploadBody(w, r, s.cfg.UploadIdleTimeout, start)
 	att, err := s.uploadSlot(r, p, body)
 	body.finish()
 	if err != nil {
@@ -468,7 +470,8 @@ func (s *Server) markSent(ctx context.Context, id string, sendErr error) {
 // a client that stops sending fails the upload with errUploadStalled rather
 // than holding it; and it fails with its over error once more than left
 // bytes are read: first the envelope's budget, then, from raise, the file's.
-// Both failures are sticky. It is read by one goroutine at a time.
+// Both failures are sticky, as is the body's end. It is read by one
+// goroutine at a time.
 type uploadBody struct {
 	body io.ReadCloser
 	rc   *http.ResponseController
@@ -476,15 +479,14 @@ type uploadBody struct {
 	// hard is when the host's ReadTimeout ends; zero if it has none.
 	hard time.Time
 	// deadline: a read deadline is set and finish must clear it.
-	// noDeadline: the connection cannot take one (http.ErrNotSupported).
-	deadline, noDeadline bool
-	eof                  bool
-	left                 int64
-	over                 error
-	failed               error
+	deadline bool
+	left     int64
+	over     error
+	// err answers every read once set: io.EOF, or why reading failed.
+	err error
 }
 
-func newUploadBody(w http.ResponseWriter, r *http.Request, idle time.Duration) *uploadBody {
+func newUploadBody(w http.ResponseWriter, r *http.Request, idle time.Duration, start time.Time) *uploadBody {
 	b := &uploadBody{
 		body: r.Body,
 		rc:   http.NewResponseController(w),
@@ -493,30 +495,26 @@ func newUploadBody(w http.ResponseWriter, r *http.Request, idle time.Duration) *
 		over: fmt.Errorf("%w: more than %d bytes of form before the file's content", ErrTooLarge, envelopeBytes),
 	}
 	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && hs.ReadTimeout > 0 {
-		b.hard = time.Now().Add(hs.ReadTimeout)
+		b.hard = start.Add(hs.ReadTimeout)
 	}
 	return b
 }
 
-// extend moves the read deadline to now + idle. The deadline is the
-// network's, so it is taken from time.Now, not from Config.Now.
+// extend moves the read deadline to now + idle, if the connection takes
+// one. The deadline is the network's, so it is taken from time.Now, not
+// from Config.Now.
 func (b *uploadBody) extend() error {
-	if b.noDeadline || b.eof {
-		return nil
-	}
 	d := time.Now().Add(b.idle)
 	if !b.hard.IsZero() && b.hard.Before(d) {
 		d = b.hard
 	}
-	err := b.rc.SetReadDeadline(d)
-	switch {
+	switch err := b.rc.SetReadDeadline(d); {
 	case err == nil:
 		b.deadline = true
-	case errors.Is(err, http.ErrNotSupported):
-		b.noDeadline = true
-		err = nil
+	case !errors.Is(err, http.ErrNotSupported):
+		return fmt.Errorf("transport: upload read deadline: %w", err)
 	}
-	return err
+	return nil
 }
 
 // clear removes the read deadline set by extend.
@@ -529,11 +527,11 @@ func (b *uploadBody) clear() {
 
 // Read implements io.Reader.
 func (b *uploadBody) Read(p []byte) (int, error) {
-	if b.failed != nil {
-		return 0, b.failed
+	if b.err != nil {
+		return 0, b.err
 	}
-	if err := b.extend(); err != nil {
-		return 0, fmt.Errorf("transport: upload read deadline: %w", err)
+	if b.err = b.extend(); b.err != nil {
+		return 0, b.err
 	}
 	if int64(len(p)) > b.left {
 		// At the end of the budget, one byte tells the end of the body
@@ -542,8 +540,8 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.body.Read(p)
 	if int64(n) > b.left {
-		b.failed = b.over
-		return int(b.left), b.failed
+		b.err = b.over
+		return 0, b.err
 	}
 	b.left -= int64(n)
 	switch {
@@ -552,13 +550,13 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 		if !b.hard.IsZero() && !time.Now().Before(b.hard) {
 			why = "the server's read timeout passed"
 		}
-		b.failed = fmt.Errorf("%w: %s", errUploadStalled, why)
-		return n, b.failed
+		b.err = fmt.Errorf("%w: %s", errUploadStalled, why)
+		return n, b.err
 	case err == io.EOF:
 		// Nothing more to wait for. net/http starts its own read of the
-		// connection now (and clears the deadline too): extend must not
-		// set one again.
-		b.eof = true
+		// connection now (and clears the deadline too): no read may set
+		// one again.
+		b.err = io.EOF
 		b.clear()
 	}
 	return n, err
@@ -570,9 +568,14 @@ func (b *uploadBody) raise(n int64, over error) {
 	b.left, b.over = n, over
 }
 
-// failure returns why reading failed, if the body made it fail (a stall or
-// a budget spent), or nil.
-func (b *uploadBody) failure() error { return b.failed }
+// failure returns why reading failed, if the body made it fail (a stall, a
+// budget spent, a deadline it could not set), or nil.
+func (b *uploadBody) failure() error {
+	if b.err == io.EOF {
+		return nil
+	}
+	return b.err
+}
 
 // finish ends the upload's use of the connection's read deadline, if it
 // set one and the body did not end: the body is closed while the deadline

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +287,38 @@ func TestUploadTrickleEndsAtReadTimeout(t *testing.T) {
 	require.NoError(t, r.err)
 	require.Equal(t, http.StatusRequestTimeout, r.status, r.body.Message)
 	require.Equal(t, transport.CodeUploadTimeout, r.body.Code)
+	require.Empty(t, e.blobFiles())
+}
+
+// A quoted-printable file part (which multipart decodes) of soft line
+// breaks decodes to nothing, so the stored size never grows: the body's
+// own budget for the file stops it.
+func TestUploadQuotedPrintableIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	conv := e.openConv("b1")
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="x.pdf"`)
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		fw, err := mw.CreatePart(h)
+		if err == nil {
+			_, err = fw.Write([]byte("%PDF-1.4\r\n"))
+		}
+		soft := bytes.Repeat([]byte("=\r\n"), 4<<10)
+		for i := 0; err == nil && i < 200; i++ { // 2.4 MiB of nothing
+			_, err = fw.Write(soft)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	status, eb := e.postRaw("beneficiary", "b1", conv, mw.FormDataContentType(), pr)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status, eb.Message)
+	require.Equal(t, transport.CodeTooLarge, eb.Code)
 	require.Empty(t, e.blobFiles())
 }
 
