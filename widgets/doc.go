@@ -47,9 +47,10 @@
 // successful result is cached for a short time (Widget.CacheTTL, default
 // 30s); errors are not cached. A provider call that ignores its context
 // and times out is abandoned: until it returns, that widget is not called
-// again for that conversation, and at most Config.MaxAbandonedPerWidget
-// abandoned calls of one widget run at once (fetches answer [ErrTimeout]
-// meanwhile). A provider that errors, panics, times out or returns a
+// again for that conversation, and once Config.MaxAbandonedPerWidget calls
+// of one widget are abandoned, no new call of it starts until they return
+// (fetches answer [ErrTimeout] meanwhile; calls already under way may
+// still add to them). A provider that errors, panics, times out or returns a
 // malformed result yields an error in its own [WidgetResult] only; the
 // others return normally. Providers must be safe for concurrent use.
 //

@@ -19,7 +19,8 @@ import (
 // fetches of that widget for that conversation answer ErrTimeout at once
 // without calling Fetch again, and while Config.MaxAbandonedPerWidget
 // abandoned calls of the widget run, every fetch of it does; so a hung
-// backend costs a bounded number of goroutines, not one per fetch.
+// backend costs at most that many goroutines plus those of the fetches
+// that started within its first timeout, not one per fetch.
 //
 // A returned error, a panic or a malformed Result become that widget's
 // error only; the other widgets are not affected. A returned error is

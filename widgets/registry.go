@@ -30,8 +30,8 @@ const (
 	DefaultMaxCacheBytes = 64 << 20
 	// DefaultMaxConcurrency bounds the providers one Fetch runs at once.
 	DefaultMaxConcurrency = 8
-	// DefaultMaxAbandonedPerWidget bounds the timed-out provider calls of one
-	// widget that may still be running.
+	// DefaultMaxAbandonedPerWidget is how many timed-out provider calls of
+	// one widget, still running, stop new calls of it.
 	DefaultMaxAbandonedPerWidget = 16
 )
 
@@ -56,11 +56,13 @@ type Config struct {
 	// MaxConcurrency bounds how many providers one Fetch call runs at once.
 	// Defaults to 8.
 	MaxConcurrency int
-	// MaxAbandonedPerWidget bounds, per widget, the provider calls that
+	// MaxAbandonedPerWidget is how many provider calls of a widget that
 	// timed out but have not returned yet (a provider that ignores its
-	// context). While that many are running, fetches of the widget answer
-	// ErrTimeout at once instead of calling the provider again. Defaults to
-	// 16 ([DefaultMaxAbandonedPerWidget]).
+	// context) stop new ones: while that many run, fetches of the widget
+	// answer ErrTimeout at once instead of calling the provider again.
+	// Calls already under way when the count is reached may still add to
+	// it (at most the calls a burst of fetches started within one
+	// timeout). Defaults to 16 ([DefaultMaxAbandonedPerWidget]).
 	MaxAbandonedPerWidget int
 	// Logger receives one line per failed widget fetch (widget ID,
 	// conversation ID, error code; never provider error text, CPFs or
@@ -79,9 +81,10 @@ type Config struct {
 // fetches run. It starts no goroutine of its own beyond those serving a
 // Fetch call. A provider call that ignores its context outlives its
 // timeout; the registry then does not call that provider again for the same
-// conversation until the abandoned call returns, and keeps at most
-// Config.MaxAbandonedPerWidget of them per widget (see Provider), answering
-// ErrTimeout at once meanwhile.
+// conversation until the abandoned call returns, and once
+// Config.MaxAbandonedPerWidget of a widget's calls are abandoned it starts
+// no new one of that widget (see Provider), answering ErrTimeout at once
+// meanwhile.
 type Registry struct {
 	access Access
 	cfg    Config
