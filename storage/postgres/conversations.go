@@ -25,8 +25,10 @@ func conversationArgs(c attendance.Conversation) []any {
 // and Kind), in one statement. The conversation must be queued, at Version
 // 0, with no agent; IDs, BeneficiaryID and QueueID must be set
 // (ErrInvalidArgument). A duplicate ID is ErrConflict. With
-// params.MaxOpen, a transaction holding a lock on the beneficiary counts
-// their open conversations first (ErrLimit when there are that many).
+// params.MaxOpen, a transaction holding a lock on the beneficiary inserts,
+// then counts their open conversations and rolls back with ErrLimit when
+// that passes the limit (inserting first keeps a duplicate ID ErrConflict,
+// which a retried Open with the same key reads back).
 func (s *Store) CreateConversation(ctx context.Context, params attendance.CreateConversationParams) (attendance.Conversation, attendance.Message, error) {
 	if err := s.check(ctx); err != nil {
 		return attendance.Conversation{}, attendance.Message{}, err
@@ -56,15 +58,15 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "mosiachat open "+s.cfg.Schema+" "+c.BeneficiaryID); err != nil {
 			return translate(what+": lock", err)
 		}
+		if _, err := tx.Exec(ctx, s.q.createConversation, args...); err != nil {
+			return translate(what, err)
+		}
 		var open int
 		if err := tx.QueryRow(ctx, s.q.countOpen, c.BeneficiaryID).Scan(&open); err != nil {
 			return translate(what, err)
 		}
-		if open >= params.MaxOpen {
-			return fmt.Errorf("postgres: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open, attendance.ErrLimit)
-		}
-		if _, err := tx.Exec(ctx, s.q.createConversation, args...); err != nil {
-			return translate(what, err)
+		if open > params.MaxOpen {
+			return fmt.Errorf("postgres: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open-1, attendance.ErrLimit)
 		}
 		return nil
 	})

@@ -45,21 +45,23 @@ func (s *Store) CreateConversation(ctx context.Context, params attendance.Create
 	}
 	err = s.w.do(ctx, func(t *wtx) error {
 		what := fmt.Sprintf("create conversation %q", c.ID)
-		if params.MaxOpen > 0 {
-			// The single writer makes the count and the insert one step.
-			var open int
-			if err := t.queryRow(qCountOpen, c.BeneficiaryID).Scan(&open); err != nil {
-				return translate(what, err)
-			}
-			if open >= params.MaxOpen {
-				return fmt.Errorf("sqlite: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open, attendance.ErrLimit)
-			}
-		}
 		if _, err := t.exec(qInsertConversation, conversationArgs(c)...); err != nil {
 			return translate(what, err)
 		}
 		if _, err := t.exec(qInsertMessage, margs...); err != nil {
 			return translate(what+": opened message", err)
+		}
+		if params.MaxOpen > 0 {
+			// The single writer makes the insert and the count one step;
+			// inserting first keeps a duplicate ID ErrConflict, and the
+			// error rolls the insert back.
+			var open int
+			if err := t.queryRow(qCountOpen, c.BeneficiaryID).Scan(&open); err != nil {
+				return translate(what, err)
+			}
+			if open > params.MaxOpen {
+				return fmt.Errorf("sqlite: %s: beneficiary %q already has %d open conversations: %w", what, c.BeneficiaryID, open-1, attendance.ErrLimit)
+			}
 		}
 		return nil
 	})

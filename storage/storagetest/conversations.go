@@ -79,6 +79,16 @@ func (s suite) conversations(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, cs, 4, "the refused creation stored nothing")
 
+		// A duplicate ID at the limit is still ErrConflict (a same-key Open
+		// racing the first one reads it back), and stores nothing.
+		full := newID("ben")
+		dupAtLimit := f.newConversation(func(c *attendance.Conversation) { c.BeneficiaryID = full })
+		_, _, err = f.s.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: dupAtLimit, Opened: openedMessage(dupAtLimit), MaxOpen: 1})
+		require.NoError(t, err)
+		_, _, err = f.s.CreateConversation(f.ctx, attendance.CreateConversationParams{Conversation: dupAtLimit, Opened: openedMessage(dupAtLimit), MaxOpen: 1})
+		require.ErrorIs(t, err, attendance.ErrConflict, "a duplicate ID at the limit")
+		require.NotErrorIs(t, err, attendance.ErrLimit)
+
 		// Concurrent creations for one beneficiary pass the limit together
 		// never: exactly MaxOpen of them win.
 		other := newID("ben")
