@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -205,7 +206,7 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidTransition) {
 			// Say why as the engine does for every action: a stranger is
 			// forbidden, an agent's own closed chat is a TransitionError.
-			if _, refused := e.conversationFor(ctx, p, params.ConversationID, true); refused != nil {
+			if _, refused := e.AuthorizeSend(ctx, p, params.ConversationID); refused != nil {
 				return Message{}, refused
 			}
 		}
@@ -222,6 +223,33 @@ func (e *Engine) Send(ctx context.Context, p Principal, params SendParams) (Mess
 		})
 	}
 	return m, nil
+}
+
+// AuthorizeSend returns the conversation if p may send in it now, by the
+// rule Send applies: its beneficiary while it is queued, offered or active,
+// or the agent (or supervisor) it is assigned to while it is active.
+// Otherwise ErrForbidden, or an error matching ErrInvalidTransition (a
+// *TransitionError for a conversation p took part in that is closed).
+// The transport checks uploads with it, before the send that uses them.
+func (e *Engine) AuthorizeSend(ctx context.Context, p Principal, conversationID string) (Conversation, error) {
+	if p.Role == RoleSystem {
+		return Conversation{}, fmt.Errorf("%w: the system principal does not send messages", ErrForbidden)
+	}
+	c, err := e.conversationFor(ctx, p, conversationID, true)
+	if err != nil {
+		return Conversation{}, err
+	}
+	states := agentSendStates
+	if p.Role == RoleBeneficiary {
+		states = beneficiarySendStates
+	}
+	switch {
+	case slices.Contains(states, c.State):
+		return c, nil
+	case c.State.Terminal():
+		return Conversation{}, &TransitionError{From: c.State, To: c.State}
+	}
+	return Conversation{}, fmt.Errorf("%w: conversation %s is %s; its agent sends only while it is active", ErrInvalidTransition, c.ID, c.State)
 }
 
 // The states a conversation accepts messages in, by sender (shared and

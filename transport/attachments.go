@@ -158,33 +158,10 @@ func (s *Server) uploadSlot(r *http.Request, p attendance.Principal, body *uploa
 	return s.upload(r.Context(), r, p, body)
 }
 
-// mayUpload applies the rule of attendance.Engine.Send to an upload into c,
-// which AuthorizeView returned for p: its beneficiary while it is open, the
-// agent or supervisor it is assigned to while it is active. A supervisor
-// who only reads the conversation may not upload to it.
-func mayUpload(p attendance.Principal, c attendance.Conversation) error {
-	switch {
-	case p.Role == attendance.RoleBeneficiary && p.ID != "" && c.BeneficiaryID == p.ID:
-		if c.State.Terminal() {
-			return &attendance.TransitionError{From: c.State, To: c.State}
-		}
-		return nil
-	case (p.Role == attendance.RoleAgent || p.Role == attendance.RoleSupervisor) && p.ID != "" && c.AgentID == p.ID:
-		if c.State != attendance.StateActive {
-			return fmt.Errorf("%w: conversation %s is %s; its agent sends only while it is active", attendance.ErrInvalidTransition, c.ID, c.State)
-		}
-		return nil
-	}
-	return fmt.Errorf("%w: only the conversation's beneficiary or the agent serving it may upload to it", attendance.ErrForbidden)
-}
-
 func (s *Server) upload(ctx context.Context, r *http.Request, p attendance.Principal, body *uploadBody) (attendance.Attachment, error) {
-	convID := r.URL.Query().Get("conversation_id")
-	c, err := s.eng.AuthorizeView(ctx, p, convID)
+	// Only who may send in the conversation now may upload to it.
+	c, err := s.eng.AuthorizeSend(ctx, p, r.URL.Query().Get("conversation_id"))
 	if err != nil {
-		return attendance.Attachment{}, err
-	}
-	if err := mayUpload(p, c); err != nil {
 		return attendance.Attachment{}, err
 	}
 	limit := s.cfg.MaxAttachmentBytes
