@@ -277,17 +277,6 @@ func (r *recorder) find(typ, conv string) (client.Event, bool) {
 
 func (r *recorder) has(typ, conv string) bool { _, ok := r.find(typ, conv); return ok }
 
-// count returns how many events of a type a conversation had.
-func (r *recorder) count(typ, conv string) int {
-	n := 0
-	for _, ev := range r.events {
-		if ev.Type == typ && ev.ConversationID == conv {
-			n++
-		}
-	}
-	return n
-}
-
 // texts returns the bodies of the text messages of a conversation.
 func (r *recorder) texts(conv string) []string {
 	var out []string
